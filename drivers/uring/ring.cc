@@ -24,11 +24,13 @@ io_result<std::unique_ptr<ring>> ring::create(const ring_options& options) {
     TL_ASSERT(options.submission_queue_entries > 0 &&
               options.completion_queue_entries >= options.submission_queue_entries);
     auto state = std::make_unique<io_uring>();
-    // Preferred: one issuer, task work deferred to our own io_uring_enter
-    // calls (no IPIs, completions batched). Older kernels lack these flags.
+    // Preferred: one issuer; completion task work runs only when we enter
+    // the kernel (no interrupts), and the kernel raises IORING_SQ_TASKRUN when
+    // some is pending, so poll() can skip the syscall while nothing is due.
+    // Older kernels lack these flags.
     const unsigned flag_sets[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         0,
     };
     int rc = -EINVAL;
@@ -221,7 +223,11 @@ unsigned ring::dispatch() {
 
 unsigned ring::poll() {
     if (_in_flight == 0) return 0;
-    io_uring_submit_and_get_events(_ring.get());
+    const unsigned kernel_flags = __atomic_load_n(_ring->sq.kflags, __ATOMIC_ACQUIRE);
+    const bool kernel_has_work = (kernel_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+    if (io_uring_sq_ready(_ring.get()) > 0 || kernel_has_work) {
+        io_uring_submit_and_get_events(_ring.get());
+    }
     return dispatch();
 }
 

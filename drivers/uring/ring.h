@@ -1,7 +1,9 @@
 // One io_uring per shard thread.
 //
 // Contract: a ring is created, used and destroyed on one thread (the kernel
-// enforces it: IORING_SETUP_SINGLE_ISSUER). Each operation takes a
+// enforces it: IORING_SETUP_SINGLE_ISSUER). poll() is cheap enough to call on
+// every loop iteration: it enters the kernel only to submit, or when the
+// kernel flagged pending completions (IORING_SETUP_TASKRUN_FLAG). Each operation takes a
 // `completion*` that must stay alive until its complete() is called; the ring
 // calls complete() from poll()/wait() on the owning thread, after it has
 // copied the CQEs out, so a completion may queue new operations freely.

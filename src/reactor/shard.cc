@@ -159,13 +159,7 @@ void shard::post_external(absl::AnyInvocable<void()> work) {
 
 // ---- the loop ----
 
-bool shard::poll_io() {
-    // The armed wake read is not work: skip the ring when nothing else is
-    // in flight or queued.
-    const unsigned idle_ops = _wake_armed ? 1 : 0;
-    if (_ring->in_flight() <= idle_ops && !_ring->has_unsubmitted()) return false;
-    return _ring->poll() > 0;
-}
+bool shard::poll_io() { return _ring->poll() > 0; }
 
 bool shard::drain_mailboxes() {
     bool did_work = false;
