@@ -72,7 +72,9 @@ void timer_queue::cancel(timer_node* node) noexcept {
 
 size_t timer_queue::fire_due(steady_time now) {
     size_t fired = 0;
-    while (!_heap.empty() && _heap.front()->_deadline <= now) {
+    // Bounded: a callback that re-arms itself at `now` waits for the next
+    // loop iteration instead of spinning here.
+    while (!_heap.empty() && _heap.front()->_deadline <= now && fired < max_fired_per_call) {
         timer_node* node = _heap.front();
         remove_at(0);
         ++fired;

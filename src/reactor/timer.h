@@ -40,10 +40,12 @@ private:
 class timer_queue {
 public:
     static constexpr size_t max_timers = size_t{1} << 24;
+    static constexpr size_t max_fired_per_call = 1024;
 
     void arm(timer_node* node, steady_time deadline);
     void cancel(timer_node* node) noexcept;
-    // Fires every timer whose deadline is <= now; returns how many fired.
+    // Fires the timers whose deadline is <= now, at most max_fired_per_call;
+    // returns how many fired.
     size_t fire_due(steady_time now);
     std::optional<steady_time> next_deadline() const noexcept;
     size_t size() const noexcept { return _heap.size(); }
