@@ -7,6 +7,7 @@
 // the simulator's single-threaded executor with virtual time.
 #pragma once
 
+#include <coroutine>
 #include <cstdint>
 
 #include "base/clock.h"
@@ -20,6 +21,8 @@ public:
 
     // Runs `work` to completion in the background on this executor.
     virtual void spawn(task<void> work) = 0;
+    // Resumes a suspended coroutine soon (never inline).
+    virtual void schedule(std::coroutine_handle<> handle) = 0;
     // Monotonic time, for timeouts and intervals.
     virtual steady_time now() const noexcept = 0;
     // Wall-clock milliseconds since the Unix epoch, for record timestamps

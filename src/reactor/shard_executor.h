@@ -17,6 +17,7 @@ public:
         TL_ASSERT(&shard::local() == &_shard, "executor used off its shard");
         _shard.spawn(std::move(work));
     }
+    void schedule(std::coroutine_handle<> handle) override { _shard.schedule(handle); }
     steady_time now() const noexcept override { return _shard.now(); }
     int64_t wall_time_ms() const noexcept override {
         return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -31,7 +31,7 @@ public:
     task<void> sleep(duration_ns delay) override;
 
     // Resumes `handle` later, in a seeded order among the other ready tasks.
-    void schedule(std::coroutine_handle<> handle) { _ready.push_back(handle); }
+    void schedule(std::coroutine_handle<> handle) override { _ready.push_back(handle); }
     // An awaitable that gives the other ready tasks a chance to run first.
     auto yield() {
         struct awaiter {
