@@ -61,7 +61,7 @@ TEST(crc32c, kafka_record_batch) {
     // covers attributes..end, i.e. everything after the crc field (offset 21).
     const std::vector<uint8_t> batch = {
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // base offset
-        0x00, 0x00, 0x00, 0x3e,                          // batch length 62
+        0x00, 0x00, 0x00, 0x3a,                          // batch length 58
         0x00, 0x00, 0x00, 0x00,                          // partition leader epoch
         0x02,                                            // magic
         0x00, 0x00, 0x00, 0x00,                          // crc (placeholder)
