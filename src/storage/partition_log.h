@@ -1,0 +1,170 @@
+// One partition's log: segments of Kafka record batches on disk.
+//
+// Owned by one shard; every call happens on it (the executor and disk given
+// at open belong to that shard). Appends never block the shard: append()
+// validates the batch, assigns its offsets at once (so the log end moves in
+// append order) and suspends until the batch reaches the durability point of
+// the flush mode. A single flusher task writes what has accumulated — the
+// partial last page rewritten, O_DIRECT, 4 KiB aligned — then, in `group`
+// mode, one fdatasync covers every append that arrived before it started;
+// appends that arrive meanwhile form the next group.
+//
+// Offsets: log_start_offset <= high_watermark <= log_end_offset. The high
+// watermark is the end of durable data (per flush mode) and is what readers
+// may see; batches between it and the log end are in flight.
+//
+// Recovery (open): sealed segments are trusted (they were synced and trimmed
+// when rolled); the last one is scanned batch by batch, CRCs checked, and cut
+// at the first torn, corrupt or out-of-sequence batch.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "base/executor.h"
+#include "base/result.h"
+#include "base/task.h"
+#include "storage/disk.h"
+#include "storage/log_config.h"
+#include "storage/record_batch.h"
+
+namespace tl::storage {
+
+template <typename T>
+using storage_result = result<T, storage_error>;
+
+struct append_result {
+    int64_t base_offset = 0;
+    int64_t last_offset = 0;
+    int64_t log_append_time_ms = no_timestamp;  // set when the log stamps LogAppendTime
+    int64_t log_start_offset = 0;
+};
+
+struct read_request {
+    int64_t start_offset = 0;
+    size_t max_bytes = 1024 * 1024;
+    // Exclusive bound: usually the high watermark (the default when unset).
+    std::optional<int64_t> max_offset;
+};
+
+struct read_result {
+    // Whole batches, in offset order; the first may begin before start_offset
+    // (Kafka returns the batch that contains it). At least one batch when any
+    // is readable, even if it is larger than max_bytes.
+    std::vector<std::byte> batches;
+    int64_t high_watermark = 0;
+    int64_t log_start_offset = 0;
+};
+
+struct retention_report {
+    uint64_t segments_deleted = 0;
+    uint64_t bytes_deleted = 0;
+};
+
+struct recovery_report {
+    uint64_t segments = 0;
+    uint64_t bytes_scanned = 0;
+    uint64_t batches_recovered = 0;
+    uint64_t bytes_truncated = 0;           // torn or corrupt tail cut off
+    std::optional<batch_errc> tail_error;  // why the scan stopped early, if it did
+};
+
+class partition_log {
+public:
+    // Opens (and recovers) the log in `directory`, creating it if missing.
+    static task<storage_result<std::unique_ptr<partition_log>>> open(disk& d, executor& e,
+                                                                     std::string directory,
+                                                                     log_config config);
+    ~partition_log();
+    partition_log(const partition_log&) = delete;
+    partition_log& operator=(const partition_log&) = delete;
+
+    // Appends one batch as produced by a client; see the header comment.
+    task<storage_result<append_result>> append(std::span<const std::byte> batch);
+    task<storage_result<read_result>> read(read_request request);
+    // Deletes whole sealed segments beyond retention.ms (by their largest
+    // timestamp) or retention.bytes, advancing the log start offset.
+    task<storage_result<retention_report>> apply_retention();
+    // DeleteRecords: moves the log start offset to `new_start` (at most the
+    // high watermark), persists it, and deletes segments wholly below it.
+    task<storage_result<int64_t>> truncate_prefix(int64_t new_start);
+    // Writes and syncs everything pending, trims the active segment to its
+    // size and closes every file. Appends after close fail with `closed`.
+    task<void> close();
+
+    int64_t log_start_offset() const noexcept { return _log_start_offset; }
+    int64_t high_watermark() const noexcept { return _durable_end_offset; }
+    int64_t log_end_offset() const noexcept { return _next_offset; }
+    uint64_t size_bytes() const noexcept;
+    size_t segment_count() const noexcept { return _segments.size(); }
+    const recovery_report& recovery() const noexcept { return _recovery; }
+    const std::string& directory() const noexcept { return _directory; }
+
+private:
+    struct segment;
+    struct pending_batch;
+    struct cached_batch;
+    struct append_waiter;
+
+    partition_log(disk& d, executor& e, std::string directory, log_config config);
+
+    task<storage_result<void>> load();
+    task<storage_result<void>> load_log_start_offset();
+    task<storage_result<void>> store_log_start_offset();
+    task<storage_result<void>> delete_front_segments(size_t count);
+    bool below_free_space_floor();
+    void roll_back_pending(const storage_error& error);
+    task<void> run_interval_sync();
+    task<storage_result<void>> recover_tail(segment& last);
+    std::shared_ptr<segment> active_for(size_t batch_bytes, int64_t now_ms);
+    void start_flusher();
+    task<void> run_flusher();
+    task<storage_result<void>> prepare_file(segment& s);
+    task<storage_result<void>> write_pending(segment& s, size_t count);
+    task<storage_result<void>> seal(segment& s);
+    void acknowledge_up_to(int64_t end_offset);
+    void fail_pending(const storage_error& error);
+    void trim_cache();
+    task<storage_result<void>> read_from_disk(const read_request& request, int64_t bound,
+                                              read_result& out);
+    std::string segment_path(int64_t base_offset) const;
+
+    disk& _disk;
+    executor& _executor;
+    const std::string _directory;
+    const log_config _config;
+
+    // Shared: a reader or the flusher keeps the segment it works on alive across
+    // suspensions even if retention drops it meanwhile (its file closes when
+    // the last holder lets go).
+    std::deque<std::shared_ptr<segment>> _segments;
+    std::deque<pending_batch> _pending;  // assigned, not yet written
+    std::deque<cached_batch> _cache;     // written, kept for reads
+    uint64_t _cache_bytes = 0;
+    std::deque<append_waiter*> _waiters;  // in offset order
+
+    int64_t _log_start_offset = 0;
+    int64_t _next_offset = 0;         // log end offset
+    int64_t _written_end_offset = 0;  // end of data written to its file
+    int64_t _durable_end_offset = 0;  // high watermark
+    int64_t _synced_end_offset = 0;   // end of data covered by an fdatasync
+    uint64_t _bytes_since_sync = 0;
+    bool _flusher_running = false;
+    bool _interval_sync_running = false;
+    bool _below_floor = false;
+    steady_time _free_space_checked_at{};
+    bool _closing = false;
+    std::optional<storage_error> _offline;  // set after a failed write or sync
+    std::coroutine_handle<> _close_waiter;
+    std::coroutine_handle<> _interval_close_waiter;
+    recovery_report _recovery;
+};
+
+}  // namespace tl::storage
