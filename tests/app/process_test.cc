@@ -19,10 +19,15 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
+#include "support/child_process.h"
 
 namespace tl::app::testing {
 namespace {
+
+using testing_support::child_process;
+using testing_support::exit_info;
+using testing_support::run;
+using testing_support::run_result;
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;

@@ -1,4 +1,4 @@
-#include "child_process.h"
+#include "support/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace tl::app::testing {
+namespace tl::testing_support {
 namespace {
 
 // Generous: a guard against hangs on a loaded CI machine, not a timing claim.
@@ -94,19 +94,14 @@ bool child_process::output_contains(std::string_view text) const {
     return _stderr.find(text) != std::string::npos || _stdout.find(text) != std::string::npos;
 }
 
-bool child_process::pump(std::chrono::steady_clock::time_point deadline, wait_until condition,
-                         std::string_view text) {
+bool child_process::pump(std::chrono::steady_clock::time_point deadline, wait_goal goal,
+                         const std::function<bool()>& satisfied) {
     bool child_gone = false;
     for (;;) {
-        if (condition == wait_until::output_contains && output_contains(text)) return true;
+        if (goal == wait_goal::output && satisfied()) return true;
         // Exit is complete once the child is gone and both pipes hit end of file.
-        if (condition == wait_until::exit && child_gone && _stdout_fd < 0 && _stderr_fd < 0) {
-            return true;
-        }
-        if (condition == wait_until::output_contains && child_gone && _stdout_fd < 0 &&
-            _stderr_fd < 0) {
-            return false;
-        }
+        const bool finished = child_gone && _stdout_fd < 0 && _stderr_fd < 0;
+        if (finished) return goal == wait_goal::exit;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
@@ -130,12 +125,20 @@ bool child_process::pump(std::chrono::steady_clock::time_point deadline, wait_un
 }
 
 bool child_process::wait_for_output(std::string_view text, std::chrono::milliseconds timeout) {
-    return pump(std::chrono::steady_clock::now() + timeout, wait_until::output_contains, text);
+    return pump(std::chrono::steady_clock::now() + timeout, wait_goal::output,
+                [&] { return output_contains(text); });
+}
+
+bool child_process::wait_until(
+    const std::function<bool(const std::string& stdout_text)>& predicate,
+    std::chrono::milliseconds timeout) {
+    return pump(std::chrono::steady_clock::now() + timeout, wait_goal::output,
+                [&] { return predicate(_stdout); });
 }
 
 std::optional<exit_info> child_process::wait_for_exit(std::chrono::milliseconds timeout) {
     if (_exit) return _exit;
-    if (!pump(std::chrono::steady_clock::now() + timeout, wait_until::exit, {})) {
+    if (!pump(std::chrono::steady_clock::now() + timeout, wait_goal::exit, {})) {
         return std::nullopt;
     }
     int status = 0;
@@ -159,4 +162,4 @@ run_result run(const std::string& program, const std::vector<std::string>& argum
     return {status, child.stdout_text(), child.stderr_text()};
 }
 
-}  // namespace tl::app::testing
+}  // namespace tl::testing_support

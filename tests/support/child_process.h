@@ -7,12 +7,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace tl::app::testing {
+namespace tl::testing_support {
 
 struct exit_info {
     bool exited = false;  // false: killed by `signal_number`
@@ -33,6 +34,10 @@ public:
     // Reads output until stderr or stdout contains `text`; false if the child
     // exits or `timeout` passes first.
     bool wait_for_output(std::string_view text, std::chrono::milliseconds timeout);
+    // Reads output until `predicate(stdout so far)` holds; false if the child
+    // exits or `timeout` passes first.
+    bool wait_until(const std::function<bool(const std::string& stdout_text)>& predicate,
+                    std::chrono::milliseconds timeout);
     // Reads output to the end and reaps the child; nullopt if `timeout` passes.
     std::optional<exit_info> wait_for_exit(std::chrono::milliseconds timeout);
     void send_signal(int signal_number);
@@ -41,10 +46,11 @@ public:
     const std::string& stderr_text() const noexcept { return _stderr; }
 
 private:
-    enum class wait_until : uint8_t { output_contains, exit };
-    // Polls the pipes (and the pidfd) until `condition` holds or the deadline.
-    bool pump(std::chrono::steady_clock::time_point deadline, wait_until condition,
-              std::string_view text);
+    enum class wait_goal : uint8_t { output, exit };
+    // Polls the pipes (and the pidfd) until the goal is reached (for `output`:
+    // `satisfied()` holds) or the deadline.
+    bool pump(std::chrono::steady_clock::time_point deadline, wait_goal goal,
+              const std::function<bool()>& satisfied);
     bool output_contains(std::string_view text) const;
 
     pid_t _pid = -1;
@@ -65,4 +71,4 @@ struct run_result {
 };
 run_result run(const std::string& program, const std::vector<std::string>& arguments);
 
-}  // namespace tl::app::testing
+}  // namespace tl::testing_support
