@@ -32,11 +32,9 @@
 #include <vector>
 
 #include "base/result.h"
+#include "storage/timestamps.h"
 
 namespace tl::storage {
-
-// Kafka's RecordBatch.NO_TIMESTAMP: a batch (or an empty time index) without a timestamp.
-inline constexpr int64_t no_timestamp = -1;
 
 // Index entries store offsets and positions as Java ints: both must fit in [0, INT32_MAX].
 inline constexpr int64_t max_relative_offset = std::numeric_limits<int32_t>::max();

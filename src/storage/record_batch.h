@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "storage/timestamps.h"
 
 namespace tl::storage {
 
@@ -75,7 +76,6 @@ inline constexpr size_t default_max_batch_size_bytes =
 inline constexpr int64_t no_producer_id = -1;
 inline constexpr int16_t no_producer_epoch = -1;
 inline constexpr int32_t no_sequence = -1;
-inline constexpr int64_t no_timestamp = -1;
 
 enum class compression_codec : uint8_t { none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4 };
 inline constexpr uint8_t compression_codec_max = 4;
