@@ -7,6 +7,8 @@
 
 #include <absl/strings/str_format.h>
 
+#include "storage/index.h"
+
 namespace tl::storage {
 
 struct partition_log::segment {
@@ -23,6 +25,9 @@ struct partition_log::segment {
     // The page holding written_bytes when that is not page aligned: the next
     // O_DIRECT write rewrites it with the new bytes appended.
     aligned_buffer tail_page{direct_io_alignment};
+    // Offset and time indexes: kept up to date for the segment being written,
+    // loaded (or rebuilt from the log) when a sealed segment is first searched.
+    std::unique_ptr<index_builder> index;
 };
 
 struct partition_log::pending_batch {
@@ -30,6 +35,7 @@ struct partition_log::pending_batch {
     std::vector<std::byte> bytes;
     int64_t base_offset = 0;
     int64_t last_offset = 0;
+    int64_t max_timestamp_ms = no_timestamp;
 };
 
 struct partition_log::cached_batch {
@@ -48,7 +54,6 @@ struct partition_log::append_waiter {
 namespace {
 
 constexpr size_t scan_chunk_bytes = 1024 * 1024;
-constexpr size_t segment_name_digits = 20;
 
 storage_error io_failure(const io_error& error, std::string detail) {
     const storage_errc code =
@@ -56,14 +61,101 @@ storage_error io_failure(const io_error& error, std::string detail) {
     return storage_error{code, error, std::move(detail)};
 }
 
-std::optional<int64_t> parse_segment_name(std::string_view name) {
-    if (!name.ends_with(".log")) return std::nullopt;
-    const std::string_view digits = name.substr(0, name.size() - 4);
-    if (digits.size() != segment_name_digits) return std::nullopt;
-    int64_t value = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (ec != std::errc{} || end != digits.data() + digits.size() || value < 0) return std::nullopt;
-    return value;
+std::optional<int64_t> parse_log_name(std::string_view name) {
+    auto parsed = parse_segment_file_name(name);
+    if (!parsed || parsed->kind != segment_file_kind::log) return std::nullopt;
+    return parsed->base_offset;
+}
+
+// Walks the batches of a segment file forward from `start` through an aligned
+// read window, checking each one as recovery does. Ends cleanly at `end` or at
+// zeroed (never written) space; ends with stop_reason() set at a torn or
+// corrupt batch.
+class batch_scanner {
+public:
+    struct item {
+        uint64_t position;
+        std::span<const std::byte> bytes;  // valid until the next call
+        batch_header header;
+    };
+
+    batch_scanner(disk_file& file, const std::string& path, uint64_t start, uint64_t end,
+                  size_t max_batch_bytes)
+        : _file(file), _path(path), _position(start), _end(end), _max_batch_bytes(max_batch_bytes) {}
+
+    // The next batch; nullopt at the end (see stop_reason()).
+    task<storage_result<std::optional<item>>> next() {
+        if (_position >= _end || _stop_reason) co_return std::optional<item>{};
+        const size_t prefix = std::min<uint64_t>(batch_length_prefix_bytes, _end - _position);
+        auto have_prefix = co_await ensure(_position, prefix);
+        if (!have_prefix) co_return failure{have_prefix.error()};
+        if (!*have_prefix) co_return stop(batch_errc::truncated);
+        auto size = peek_batch_size(at(_position, prefix), _max_batch_bytes);
+        if (!size) {
+            if (size.error() == batch_errc::zero_length) co_return std::optional<item>{};
+            co_return stop(size.error());
+        }
+        if (_position + *size > _end) co_return stop(batch_errc::truncated);
+        auto have_batch = co_await ensure(_position, *size);
+        if (!have_batch) co_return failure{have_batch.error()};
+        if (!*have_batch) co_return stop(batch_errc::truncated);
+        const auto bytes = at(_position, *size);
+        auto header = validate_batch(bytes, {.max_batch_size_bytes = _max_batch_bytes,
+                                             .offset_deltas = offset_delta_policy::allow_gaps,
+                                             .record_count = record_count_policy::allow_empty});
+        if (!header) co_return stop(header.error());
+        item found{_position, bytes, *header};
+        _position += *size;
+        co_return std::optional<item>{found};
+    }
+
+    // Bytes [0, position()) hold good batches.
+    uint64_t position() const noexcept { return _position; }
+    std::optional<batch_errc> stop_reason() const noexcept { return _stop_reason; }
+    // Ends the scan at the current position with `reason` (a caller's check failed).
+    void stop_here(batch_errc reason) noexcept { _stop_reason = reason; }
+    // The file bytes [from, to) if they are in the window (for the tail page).
+    std::optional<std::span<const std::byte>> window_bytes(uint64_t from, uint64_t to) const {
+        if (from < _window_start || to > _window_start + _window_bytes) return std::nullopt;
+        return at(from, to - from);
+    }
+
+private:
+    std::optional<item> stop(batch_errc reason) {
+        _stop_reason = reason;
+        return std::nullopt;
+    }
+    std::span<const std::byte> at(uint64_t from, size_t length) const {
+        return {_window.data() + (from - _window_start), length};
+    }
+    // Makes [from, from + length) readable; false if the file ends first.
+    task<storage_result<bool>> ensure(uint64_t from, size_t length) {
+        if (from >= _window_start && from + length <= _window_start + _window_bytes) co_return true;
+        const uint64_t start = align_down(from, direct_io_alignment);
+        const size_t needed = align_up(from + length - start, direct_io_alignment);
+        if (needed > _window.size()) _window = aligned_buffer(align_up(needed, scan_chunk_bytes));
+        auto got = co_await _file.read_at(start, _window.span());
+        if (!got) co_return failure{io_failure(got.error(), "read " + _path)};
+        _window_start = start;
+        _window_bytes = *got;
+        co_return from + length <= _window_start + _window_bytes;
+    }
+
+    disk_file& _file;
+    const std::string& _path;
+    uint64_t _position;
+    uint64_t _end;
+    size_t _max_batch_bytes;
+    aligned_buffer _window{scan_chunk_bytes};
+    uint64_t _window_start = 0;
+    size_t _window_bytes = 0;
+    std::optional<batch_errc> _stop_reason;
+};
+
+batch_extent extent_of(const batch_scanner::item& batch) {
+    return batch_extent{static_cast<uint32_t>(batch.position),
+                        static_cast<uint32_t>(batch.bytes.size()), batch.header.last_offset(),
+                        batch.header.max_timestamp_ms};
 }
 
 }  // namespace
@@ -124,8 +216,18 @@ task<storage_result<void>> partition_log::load() {
     auto names = _disk.list_directory(_directory);
     if (!names) co_return failure{io_failure(names.error(), "cannot list " + _directory)};
     std::vector<int64_t> bases;
+    shutdown_state previous = shutdown_state::crashed;
     for (const auto& name : *names) {
-        if (auto base = parse_segment_name(name)) bases.push_back(*base);
+        if (auto base = parse_log_name(name)) bases.push_back(*base);
+        if (name == clean_shutdown_marker) previous = shutdown_state::clean;
+    }
+    if (previous == shutdown_state::clean) {
+        // Consumed before anything is written: a crash from here on must not
+        // pass for a clean close.
+        auto removed = co_await _disk.remove_file(_directory + "/" + clean_shutdown_marker);
+        if (!removed) co_return failure{io_failure(removed.error(), "remove shutdown marker")};
+        auto synced = co_await _disk.sync_directory(_directory);
+        if (!synced) co_return failure{io_failure(synced.error(), "sync " + _directory)};
     }
     std::sort(bases.begin(), bases.end());
     if (bases.empty()) bases.push_back(0);
@@ -149,7 +251,7 @@ task<storage_result<void>> partition_log::load() {
         _segments.push_back(std::move(s));
     }
     _recovery.segments = _segments.size();
-    auto recovered = co_await recover_tail(*_segments.back());
+    auto recovered = co_await recover_tail(*_segments.back(), previous);
     if (!recovered) co_return recovered;
     _log_start_offset = _segments.front()->base_offset;
     _next_offset = _written_end_offset = _durable_end_offset = _synced_end_offset =
@@ -209,7 +311,15 @@ task<storage_result<void>> partition_log::store_log_start_offset() {
     co_return storage_result<void>{};
 }
 
-task<storage_result<void>> partition_log::recover_tail(segment& s) {
+index_config partition_log::index_settings() const noexcept {
+    return index_config{_config.max_index_bytes, _config.index_interval_bytes};
+}
+
+std::string partition_log::index_path(const segment& s, segment_file_kind kind) const {
+    return _directory + "/" + segment_file_name(s.base_offset, kind);
+}
+
+task<storage_result<void>> partition_log::recover_tail(segment& s, shutdown_state previous) {
     s.next_offset = s.base_offset;
     auto opened = co_await _disk.open(s.path, uring::open_mode::create_read_write,
                                       direct_io::preferred);
@@ -218,89 +328,215 @@ task<storage_result<void>> partition_log::recover_tail(segment& s) {
     auto file_size = co_await s.file->size();
     if (!file_size) co_return failure{io_failure(file_size.error(), s.path)};
 
-    // Scan batch by batch through an aligned window of the file.
-    aligned_buffer window(scan_chunk_bytes);
-    uint64_t window_start = 0;
-    size_t window_bytes = 0;
-    auto ensure = [&](uint64_t from, size_t length) -> task<storage_result<bool>> {
-        if (from >= window_start && from + length <= window_start + window_bytes) co_return true;
-        const uint64_t start = align_down(from, direct_io_alignment);
-        const size_t needed = align_up(from + length - start, direct_io_alignment);
-        if (needed > window.size()) window = aligned_buffer(align_up(needed, scan_chunk_bytes));
-        auto got = co_await s.file->read_at(start, window.span());
-        if (!got) co_return failure{io_failure(got.error(), s.path)};
-        window_start = start;
-        window_bytes = *got;
-        co_return from + length <= window_start + window_bytes;
-    };
-
-    uint64_t position = 0;
+    // After a clean close the index files are complete: only the batches after
+    // the last index entry need reading. After a crash the log may be ahead of
+    // them, so the whole segment is scanned and its indexes rebuilt (as Kafka
+    // does past its recovery point).
+    if (previous == shutdown_state::clean) {
+        auto resumed = co_await resume_tail(s, *file_size);
+        if (!resumed) co_return failure{resumed.error()};
+        if (*resumed) co_return storage_result<void>{};
+    }
+    auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
+    batch_scanner scanner(*s.file, s.path, 0, *file_size, _config.max_batch_bytes);
     int64_t expected_offset = s.base_offset;
-    while (position < *file_size) {
-        const size_t prefix = std::min<uint64_t>(batch_length_prefix_bytes, *file_size - position);
-        auto have_prefix = co_await ensure(position, prefix);
-        if (!have_prefix) co_return failure{have_prefix.error()};
-        auto bytes_at = [&](uint64_t at, size_t length) {
-            return std::span<const std::byte>(window.data() + (at - window_start), length);
-        };
-        auto size = peek_batch_size(bytes_at(position, prefix), _config.max_batch_bytes);
-        if (!size) {
-            if (size.error() != batch_errc::zero_length) _recovery.tail_error = size.error();
-            break;
-        }
-        if (position + *size > *file_size) {
-            _recovery.tail_error = batch_errc::truncated;
-            break;
-        }
-        auto have_batch = co_await ensure(position, *size);
-        if (!have_batch) co_return failure{have_batch.error()};
-        if (!*have_batch) {
-            _recovery.tail_error = batch_errc::truncated;
-            break;
-        }
-        auto header = validate_batch(bytes_at(position, *size),
-                                     {.max_batch_size_bytes = _config.max_batch_bytes,
-                                      .offset_deltas = offset_delta_policy::allow_gaps,
-                                      .record_count = record_count_policy::allow_empty});
-        if (!header) {
-            _recovery.tail_error = header.error();
-            break;
-        }
+    for (;;) {
+        auto next = co_await scanner.next();
+        if (!next) co_return failure{next.error()};
+        if (!*next) break;
+        const auto& batch = **next;
         // A stale but intact batch left beyond an earlier truncation has the
         // wrong offsets: the log ends where the sequence breaks.
-        if (header->base_offset != expected_offset) {
-            _recovery.tail_error = batch_errc::invalid_offset_delta;
+        if (batch.header.base_offset != expected_offset) {
+            scanner.stop_here(batch_errc::invalid_offset_delta);
+            // Everything from this batch on goes: step back over it.
             break;
         }
-        position += *size;
-        expected_offset = header->last_offset() + 1;
-        s.max_timestamp_ms = std::max(s.max_timestamp_ms, header->max_timestamp_ms);
+        // An index that cannot take an entry only makes lookups scan further.
+        [[maybe_unused]] auto indexed = builder->add_batch(extent_of(batch));
+        expected_offset = batch.header.last_offset() + 1;
+        s.max_timestamp_ms = std::max(s.max_timestamp_ms, batch.header.max_timestamp_ms);
         ++_recovery.batches_recovered;
     }
+    uint64_t position = scanner.position();
+    if (scanner.stop_reason() == batch_errc::invalid_offset_delta) {
+        // position() is past the out-of-sequence batch; the log ends before it.
+        position = builder->log_size_bytes();
+    }
+    _recovery.tail_error = scanner.stop_reason();
     _recovery.bytes_scanned += position;
-    s.size_bytes = s.written_bytes = position;
-    s.next_offset = expected_offset;
+    s.index = std::move(builder);
+    co_return co_await finish_tail(s, *file_size, position, expected_offset);
+}
 
-    if (_recovery.tail_error) {
+task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_size) {
+    auto loaded = co_await load_index_files(s);
+    if (!loaded) co_return false;
+    auto& [offsets, times] = *loaded;
+    const uint32_t rescan = index_builder::resume_rescan_position(offsets, times);
+    if (rescan > file_size) co_return false;
+    batch_scanner scanner(*s.file, s.path, rescan, file_size, _config.max_batch_bytes);
+    std::optional<int64_t> expected_offset;
+    timestamp_offset largest{no_timestamp, s.base_offset};
+    int64_t last_offset = offsets.last_entry().offset;
+    uint64_t batches = 0;
+    for (;;) {
+        auto next = co_await scanner.next();
+        if (!next) co_return failure{next.error()};
+        if (!*next) break;
+        const auto& batch = **next;
+        if (expected_offset && batch.header.base_offset != *expected_offset) co_return false;
+        expected_offset = batch.header.last_offset() + 1;
+        last_offset = batch.header.last_offset();
+        if (batch.header.max_timestamp_ms > largest.timestamp) {
+            largest = {batch.header.max_timestamp_ms, batch.header.last_offset()};
+        }
+        ++batches;
+    }
+    // A clean close leaves nothing torn: anything odd means a full scan.
+    if (scanner.stop_reason()) co_return false;
+    auto builder = index_builder::resume(std::move(offsets), std::move(times), index_settings(),
+                                         static_cast<uint32_t>(scanner.position()), largest);
+    if (!builder) co_return false;
+    const int64_t next_offset = expected_offset.value_or(last_offset + 1);
+    _recovery.batches_recovered += batches;
+    if (scanner.position() == 0 && !expected_offset) {
+        // An empty segment.
+        s.index = std::make_unique<index_builder>(std::move(*builder));
+        auto done = co_await finish_tail(s, file_size, 0, s.base_offset);
+        if (!done) co_return failure{done.error()};
+        co_return true;
+    }
+    s.index = std::make_unique<index_builder>(std::move(*builder));
+    s.max_timestamp_ms = s.index->max_timestamp_so_far().timestamp;
+    _recovery.bytes_scanned += scanner.position() - rescan;
+    auto done = co_await finish_tail(s, file_size, scanner.position(), next_offset);
+    if (!done) co_return failure{done.error()};
+    co_return true;
+}
+
+task<storage_result<void>> partition_log::finish_tail(segment& s, uint64_t file_size,
+                                                      uint64_t position, int64_t next_offset) {
+    s.size_bytes = s.written_bytes = position;
+    s.next_offset = next_offset;
+    if (position < file_size && _recovery.tail_error) {
         // Cut the torn or corrupt tail, then preallocate again: the region
         // past the end reads as zeros, so no stale batch can reappear.
-        _recovery.bytes_truncated = *file_size - position;
+        _recovery.bytes_truncated = file_size - position;
         auto cut = co_await s.file->truncate(position);
         if (!cut) co_return failure{io_failure(cut.error(), s.path)};
     }
-    auto allocated = co_await s.file->allocate(0, std::max<uint64_t>(_config.segment_bytes, position));
+    const uint64_t allocation = std::max<uint64_t>(_config.segment_bytes, position);
+    auto allocated = co_await s.file->allocate(0, allocation);
     if (!allocated) co_return failure{io_failure(allocated.error(), s.path)};
-    s.allocated_bytes = std::max<uint64_t>(_config.segment_bytes, position);
+    s.allocated_bytes = allocation;
     auto synced = co_await s.file->sync();
     if (!synced) co_return failure{io_failure(synced.error(), s.path)};
-
     if (position % direct_io_alignment != 0) {
         const uint64_t page = align_down(position, direct_io_alignment);
-        auto have_page = co_await ensure(page, position - page);
-        if (!have_page) co_return failure{have_page.error()};
-        std::memcpy(s.tail_page.data(), window.data() + (page - window_start), position - page);
+        auto got = co_await s.file->read_at(page, s.tail_page.span());
+        if (!got) co_return failure{io_failure(got.error(), s.path)};
+        if (*got < position - page) {
+            co_return failure{storage_error{storage_errc::io_failure, {}, "short read " + s.path}};
+        }
     }
     co_return storage_result<void>{};
+}
+
+task<storage_result<std::pair<offset_index, time_index>>> partition_log::load_index_files(
+    const segment& s) {
+    std::array<std::vector<std::byte>, 2> images;
+    const segment_file_kind kinds[2] = {segment_file_kind::offset_index,
+                                        segment_file_kind::time_index};
+    for (int i = 0; i < 2; ++i) {
+        const std::string path = index_path(s, kinds[i]);
+        auto opened = co_await _disk.open(path, uring::open_mode::read_only, direct_io::never);
+        if (!opened) co_return failure{io_failure(opened.error(), path)};
+        auto size = co_await (*opened)->size();
+        if (!size || *size > uint64_t{1} << 31) {
+            co_return failure{storage_error{storage_errc::io_failure, {}, "size of " + path}};
+        }
+        images[i].resize(*size);
+        auto got = co_await (*opened)->read_at(0, images[i]);
+        [[maybe_unused]] auto closed = co_await (*opened)->close();
+        if (!got || *got != *size) {
+            co_return failure{storage_error{storage_errc::io_failure, {}, "read " + path}};
+        }
+    }
+    auto offsets = offset_index::decode(images[0], s.base_offset, index_settings(),
+                                        index_file_state::trimmed);
+    auto times = time_index::decode(images[1], s.base_offset, index_settings(),
+                                    index_file_state::trimmed);
+    if (!offsets || !times) {
+        co_return failure{storage_error{storage_errc::io_failure, {},
+                                        "corrupt index of " + s.path}};
+    }
+    co_return std::pair{std::move(*offsets), std::move(*times)};
+}
+
+task<storage_result<void>> partition_log::write_index_files(segment& s) {
+    TL_ASSERT(s.index != nullptr);
+    const offset_index& offsets = s.index->offsets();
+    const time_index& times = s.index->times();
+    std::vector<std::byte> offset_bytes(offsets.size_bytes());
+    std::vector<std::byte> time_bytes(times.size_bytes());
+    offsets.encode_from(0, offset_bytes);
+    times.encode_from(0, time_bytes);
+    const std::pair<segment_file_kind, const std::vector<std::byte>*> files[2] = {
+        {segment_file_kind::offset_index, &offset_bytes},
+        {segment_file_kind::time_index, &time_bytes}};
+    for (const auto& [kind, bytes] : files) {
+        const std::string path = index_path(s, kind);
+        auto opened = co_await _disk.open(path, uring::open_mode::create_read_write,
+                                          direct_io::never);
+        if (!opened) co_return failure{io_failure(opened.error(), path)};
+        disk_file& file = **opened;
+        auto written = bytes->empty() ? io_result<void>{} : co_await file.write_at(0, *bytes);
+        auto trimmed = written ? co_await file.truncate(bytes->size()) : written;
+        auto synced = trimmed ? co_await file.sync() : trimmed;
+        [[maybe_unused]] auto closed = co_await file.close();
+        if (!synced) co_return failure{io_failure(synced.error(), path)};
+    }
+    s.index->mark_flushed(offsets.size(), times.size());
+    co_return storage_result<void>{};
+}
+
+task<storage_result<void>> partition_log::ensure_index(segment& s) {
+    if (s.index) co_return storage_result<void>{};
+    if (auto loaded = co_await load_index_files(s)) {
+        auto& [offsets, times] = *loaded;
+        // A sealed segment's files were written complete when it rolled.
+        auto resumed = index_builder::resume(std::move(offsets), std::move(times),
+                                             index_settings(),
+                                             static_cast<uint32_t>(s.size_bytes),
+                                             {no_timestamp, s.base_offset});
+        if (resumed) {
+            s.index = std::make_unique<index_builder>(std::move(*resumed));
+            s.max_timestamp_ms = s.index->max_timestamp_so_far().timestamp;
+            co_return storage_result<void>{};
+        }
+    }
+    // Missing or corrupt: rebuild from the log and write the files again.
+    if (!s.file) {
+        auto opened = co_await _disk.open(s.path, uring::open_mode::read_only,
+                                          direct_io::preferred);
+        if (!opened) co_return failure{io_failure(opened.error(), s.path)};
+        if (!s.file) s.file = std::move(*opened);
+    }
+    auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
+    batch_scanner scanner(*s.file, s.path, 0, s.size_bytes, _config.max_batch_bytes);
+    for (;;) {
+        auto next = co_await scanner.next();
+        if (!next) co_return failure{next.error()};
+        if (!*next) break;
+        [[maybe_unused]] auto indexed = builder->add_batch(extent_of(**next));
+    }
+    [[maybe_unused]] auto sealed = builder->seal();
+    if (s.index) co_return storage_result<void>{};  // loaded meanwhile by another reader
+    s.index = std::move(builder);
+    s.max_timestamp_ms = s.index->max_timestamp_so_far().timestamp;
+    ++_indexes_rebuilt;
+    co_return co_await write_index_files(s);
 }
 
 // ---- append ----
@@ -312,7 +548,11 @@ std::shared_ptr<partition_log::segment> partition_log::active_for(size_t batch_b
     const bool full = active.size_bytes + batch_bytes > _config.segment_bytes;
     const bool old = active.first_append_ms != no_timestamp &&
                      now_ms - active.first_append_ms >= _config.segment_ms.count();
-    if (active.size_bytes == 0 || (!full && !old)) return current;
+    // Kafka also rolls when an index is full or an offset would not fit a
+    // relative offset.
+    const bool index_full = active.index && active.index->is_full();
+    const bool offset_far = _next_offset - active.base_offset > int64_t{INT32_MAX} / 2;
+    if (active.size_bytes == 0 || (!full && !old && !index_full && !offset_far)) return current;
     auto next = std::make_shared<segment>();
     next->base_offset = _next_offset;
     next->next_offset = _next_offset;
@@ -349,6 +589,7 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
         set_log_append_time(pending.bytes, now_ms);
         append_time_ms = max_timestamp_ms = now_ms;
     }
+    pending.max_timestamp_ms = max_timestamp_ms;
     target.size_bytes += pending.bytes.size();
     target.next_offset = pending.last_offset + 1;
     target.max_timestamp_ms = std::max(target.max_timestamp_ms, max_timestamp_ms);
@@ -525,6 +766,7 @@ task<storage_result<void>> partition_log::prepare_file(segment& s) {
         co_return failure{io_failure(allocated.error(), "preallocate " + s.path)};
     }
     s.allocated_bytes = _config.segment_bytes;
+    s.index = std::make_unique<index_builder>(s.base_offset, index_settings());
     auto synced = co_await _disk.sync_directory(_directory);
     if (!synced) co_return failure{io_failure(synced.error(), "sync " + _directory)};
     co_return storage_result<void>{};
@@ -561,8 +803,15 @@ task<storage_result<void>> partition_log::write_pending(segment& s, size_t count
         const size_t page_in_buffer = align_down(s.written_bytes, direct_io_alignment) - start;
         std::memcpy(s.tail_page.data(), buffer.data() + page_in_buffer, tail);
     }
+    uint64_t position = s.written_bytes - payload;
     for (size_t i = 0; i < count; ++i) {
         pending_batch& p = _pending.front();
+        const batch_extent extent{static_cast<uint32_t>(position),
+                                  static_cast<uint32_t>(p.bytes.size()), p.last_offset,
+                                  p.max_timestamp_ms};
+        // An index that cannot take an entry only makes lookups scan further.
+        [[maybe_unused]] auto indexed = s.index->add_batch(extent);
+        position += p.bytes.size();
         _written_end_offset = p.last_offset + 1;
         _cache_bytes += p.bytes.size();
         _cache.push_back(cached_batch{p.base_offset, p.last_offset, std::move(p.bytes)});
@@ -580,6 +829,11 @@ task<storage_result<void>> partition_log::seal(segment& s) {
         auto synced_size = co_await s.file->sync();
         if (!synced_size) co_return failure{io_failure(synced_size.error(), "fdatasync " + s.path)};
         s.allocated_bytes = s.size_bytes;
+    }
+    if (s.index) {
+        [[maybe_unused]] auto sealed_index = s.index->seal();
+        auto written = co_await write_index_files(s);
+        if (!written) co_return written;
     }
     s.sealed = true;
     s.tail_page = aligned_buffer();
@@ -639,69 +893,94 @@ task<storage_result<void>> partition_log::read_from_disk(const read_request& req
         if (found == _segments.begin()) break;  // deleted by retention meanwhile
         const std::shared_ptr<segment> holder = *std::prev(found);
         segment& s = *holder;
+        auto indexed = co_await ensure_index(s);
+        if (!indexed) co_return failure{indexed.error()};
         if (!s.file) {
             auto opened = co_await _disk.open(s.path, uring::open_mode::read_only,
                                               direct_io::preferred);
             if (!opened) co_return failure{io_failure(opened.error(), s.path)};
             if (!s.file) s.file = std::move(*opened);
         }
-        const uint64_t readable = s.written_bytes;
-        aligned_buffer window(scan_chunk_bytes);
-        uint64_t window_start = 0;
-        size_t window_bytes = 0;
-        uint64_t position = 0;
-        while (position < readable) {
-            const size_t prefix = batch_length_prefix_bytes;
-            if (position + prefix > window_start + window_bytes || position < window_start) {
-                window_start = align_down(position, direct_io_alignment);
-                auto got = co_await s.file->read_at(window_start, window.span());
-                if (!got) co_return failure{io_failure(got.error(), s.path)};
-                window_bytes = *got;
+        const uint64_t start = s.index->offsets().lookup(from_offset).position;
+        batch_scanner scanner(*s.file, s.path, start, s.written_bytes, _config.max_batch_bytes);
+        for (;;) {
+            auto next = co_await scanner.next();
+            if (!next) co_return failure{next.error()};
+            if (!*next) break;
+            const auto& batch = **next;
+            if (batch.header.last_offset() < from_offset) continue;
+            if (batch.header.base_offset >= bound) break;
+            if (!out.batches.empty() && out.batches.size() + batch.bytes.size() > request.max_bytes) {
+                break;
             }
-            auto size = peek_batch_size(
-                std::span<const std::byte>(window.data() + (position - window_start),
-                                           std::min<size_t>(prefix, window_start + window_bytes - position)),
-                _config.max_batch_bytes);
-            if (!size) {
-                co_return failure{storage_error{
-                    storage_errc::io_failure, {},
-                    absl::StrFormat("unreadable batch at byte %d of %s: %s", position, s.path,
-                                    name(size.error()))}};
-            }
-            if (position + *size > window_start + window_bytes) {
-                window_start = align_down(position, direct_io_alignment);
-                const size_t needed = align_up(position + *size - window_start, direct_io_alignment);
-                if (needed > window.size()) window = aligned_buffer(needed);
-                auto got = co_await s.file->read_at(window_start, window.span());
-                if (!got) co_return failure{io_failure(got.error(), s.path)};
-                window_bytes = *got;
-                if (position + *size > window_start + window_bytes) {
-                    co_return failure{storage_error{storage_errc::io_failure, {},
-                                                    "short segment " + s.path}};
-                }
-            }
-            const std::span<const std::byte> batch(window.data() + (position - window_start),
-                                                   *size);
-            // Never serve a corrupt batch: check it as recovery would.
-            auto header = validate_batch(batch, {.max_batch_size_bytes = _config.max_batch_bytes,
-                                                 .offset_deltas = offset_delta_policy::allow_gaps,
-                                                 .record_count = record_count_policy::allow_empty});
-            if (!header) {
-                co_return failure{storage_error{
-                    storage_errc::io_failure, {},
-                    absl::StrFormat("corrupt batch at byte %d of %s: %s", position, s.path,
-                                    name(header.error()))}};
-            }
-            position += *size;
-            if (header->last_offset() < from_offset) continue;
-            if (header->base_offset >= bound) break;
-            if (!out.batches.empty() && out.batches.size() + batch.size() > request.max_bytes) break;
-            out.batches.insert(out.batches.end(), batch.begin(), batch.end());
+            out.batches.insert(out.batches.end(), batch.bytes.begin(), batch.bytes.end());
+        }
+        if (scanner.stop_reason()) {
+            // Never serve a corrupt batch: refuse the read instead.
+            co_return failure{storage_error{
+                storage_errc::io_failure, {},
+                absl::StrFormat("corrupt batch at byte %d of %s: %s", scanner.position(), s.path,
+                                name(*scanner.stop_reason()))}};
         }
         if (s.next_offset <= from_offset) break;  // nothing more to find here
         from_offset = s.next_offset;
     }
     co_return storage_result<void>{};
+}
+
+task<storage_result<std::optional<timestamp_lookup>>> partition_log::offset_for_timestamp(
+    int64_t target_ms) {
+    // A snapshot: retention may drop segments while we suspend.
+    const std::vector<std::shared_ptr<segment>> segments(_segments.begin(), _segments.end());
+    const int64_t bound = _durable_end_offset;
+    for (const auto& holder : segments) {
+        segment& s = *holder;
+        if (s.base_offset >= bound) break;
+        if (s.written_bytes == 0) continue;
+        auto indexed = co_await ensure_index(s);
+        if (!indexed) co_return failure{indexed.error()};
+        if (s.max_timestamp_ms < target_ms) continue;
+        // Kafka's findOffsetByTimestamp: the time index bounds where to start,
+        // the offset index turns that into a position, the log gives the answer.
+        const int64_t hint = std::max(s.index->times().lookup(target_ms).offset, _log_start_offset);
+        const uint64_t start = s.index->offsets().lookup(hint).position;
+        if (!s.file) {
+            auto opened = co_await _disk.open(s.path, uring::open_mode::read_only,
+                                              direct_io::preferred);
+            if (!opened) co_return failure{io_failure(opened.error(), s.path)};
+            if (!s.file) s.file = std::move(*opened);
+        }
+        batch_scanner scanner(*s.file, s.path, start, s.written_bytes, _config.max_batch_bytes);
+        for (;;) {
+            auto next = co_await scanner.next();
+            if (!next) co_return failure{next.error()};
+            if (!*next) break;
+            const auto& batch = **next;
+            if (batch.header.base_offset >= bound) break;
+            if (batch.header.max_timestamp_ms < target_ms ||
+                batch.header.last_offset() < _log_start_offset) {
+                continue;
+            }
+            std::optional<timestamp_lookup> answer;
+            if (batch.header.compression() == compression_codec::none) {
+                // The first record at or after the target, as Kafka answers.
+                [[maybe_unused]] auto walked = for_each_record(batch.bytes, [&](const record_view& r) {
+                    const int64_t offset = record_offset(batch.header, r);
+                    const int64_t timestamp = record_timestamp_ms(batch.header, r);
+                    if (offset < _log_start_offset || timestamp < target_ms) return true;
+                    answer = timestamp_lookup{offset, timestamp};
+                    return false;
+                });
+            }
+            if (!answer) {
+                // Compressed: the batch is the finest grain without decompressing.
+                answer = timestamp_lookup{std::max(batch.header.base_offset, _log_start_offset),
+                                          batch.header.max_timestamp_ms};
+            }
+            co_return answer;
+        }
+    }
+    co_return std::optional<timestamp_lookup>{};
 }
 
 // ---- retention ----
@@ -794,17 +1073,34 @@ task<void> partition_log::close() {
         void await_resume() const noexcept {}
     };
     co_await wait_interval_sync{*this};
+    // A clean close: the active segment trimmed to its last batch (as Kafka's
+    // tools expect) with complete index files, then the marker that lets the
+    // next open skip the full scan. Best effort: any failure here only costs
+    // a longer scan on open.
+    bool clean = !_offline && _pending.empty();
     for (auto& s : _segments) {
         if (!s->file) continue;
-        if (!s->sealed && !_offline) {
-            // Trim the preallocation so the file ends at its last batch, as
-            // Kafka's tools expect; recovery preallocates again on open.
-            // Best effort: a failure here only costs a longer scan on open.
+        if (!s->sealed && clean) {
             auto trimmed = co_await s->file->truncate(s->size_bytes);
-            if (trimmed) [[maybe_unused]] auto synced = co_await s->file->sync();
+            auto synced = trimmed ? co_await s->file->sync() : trimmed;
+            clean = synced.ok();
+            if (clean && s->index) {
+                [[maybe_unused]] auto sealed_index = s->index->seal();
+                clean = (co_await write_index_files(*s)).ok();
+            }
         }
         [[maybe_unused]] auto closed = co_await s->file->close();
         s->file.reset();
+    }
+    if (clean) {
+        const std::string marker = _directory + "/" + clean_shutdown_marker;
+        auto opened = co_await _disk.open(marker, uring::open_mode::create_read_write,
+                                          direct_io::never);
+        if (opened) {
+            [[maybe_unused]] auto synced = co_await (*opened)->sync();
+            [[maybe_unused]] auto closed = co_await (*opened)->close();
+            [[maybe_unused]] auto dir_synced = co_await _disk.sync_directory(_directory);
+        }
     }
 }
 

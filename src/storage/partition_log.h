@@ -32,6 +32,7 @@
 #include "base/result.h"
 #include "base/task.h"
 #include "storage/disk.h"
+#include "storage/index.h"
 #include "storage/log_config.h"
 #include "storage/record_batch.h"
 
@@ -68,6 +69,12 @@ struct retention_report {
     uint64_t bytes_deleted = 0;
 };
 
+// ListOffsets by timestamp: the first record whose timestamp is >= the target.
+struct timestamp_lookup {
+    int64_t offset = 0;
+    int64_t timestamp_ms = 0;
+};
+
 struct recovery_report {
     uint64_t segments = 0;
     uint64_t bytes_scanned = 0;
@@ -92,6 +99,9 @@ public:
     // Deletes whole sealed segments beyond retention.ms (by their largest
     // timestamp) or retention.bytes, advancing the log start offset.
     task<storage_result<retention_report>> apply_retention();
+    // The first record at or after `target_ms` (for compressed batches, the
+    // batch holding it), below the high watermark; nullopt if none.
+    task<storage_result<std::optional<timestamp_lookup>>> offset_for_timestamp(int64_t target_ms);
     // DeleteRecords: moves the log start offset to `new_start` (at most the
     // high watermark), persists it, and deletes segments wholly below it.
     task<storage_result<int64_t>> truncate_prefix(int64_t new_start);
@@ -105,6 +115,8 @@ public:
     uint64_t size_bytes() const noexcept;
     size_t segment_count() const noexcept { return _segments.size(); }
     const recovery_report& recovery() const noexcept { return _recovery; }
+    // Index files found missing or corrupt and rebuilt from the log.
+    uint64_t indexes_rebuilt() const noexcept { return _indexes_rebuilt; }
     const std::string& directory() const noexcept { return _directory; }
 
 private:
@@ -122,7 +134,18 @@ private:
     bool below_free_space_floor();
     void roll_back_pending(const storage_error& error);
     task<void> run_interval_sync();
-    task<storage_result<void>> recover_tail(segment& last);
+    enum class shutdown_state : uint8_t { clean, crashed };
+    static constexpr const char* clean_shutdown_marker = "clean-shutdown";
+
+    task<storage_result<void>> recover_tail(segment& last, shutdown_state previous);
+    task<storage_result<bool>> resume_tail(segment& last, uint64_t file_size);
+    task<storage_result<void>> finish_tail(segment& last, uint64_t file_size, uint64_t position,
+                                           int64_t next_offset);
+    task<storage_result<std::pair<offset_index, time_index>>> load_index_files(const segment& s);
+    task<storage_result<void>> write_index_files(segment& s);
+    task<storage_result<void>> ensure_index(segment& s);
+    index_config index_settings() const noexcept;
+    std::string index_path(const segment& s, segment_file_kind kind) const;
     std::shared_ptr<segment> active_for(size_t batch_bytes, int64_t now_ms);
     void start_flusher();
     task<void> run_flusher();
@@ -165,6 +188,7 @@ private:
     std::coroutine_handle<> _close_waiter;
     std::coroutine_handle<> _interval_close_waiter;
     recovery_report _recovery;
+    uint64_t _indexes_rebuilt = 0;
 };
 
 }  // namespace tl::storage

@@ -368,5 +368,97 @@ TEST(partition_log, interval_mode_syncs_on_its_timer) {
     run_void(f.executor, reopened->close());
 }
 
+TEST(partition_log, sealed_segments_have_kafka_index_files_and_rebuild_them_when_lost) {
+    fixture f;
+    auto config = small_config();
+    config.index_interval_bytes = 1024;
+    {
+        auto log = f.open(config);
+        for (int i = 0; i < 200; ++i) f.append(*log, make_batch(i, 900));
+        run_void(f.executor, log->close());
+    }
+    const std::string first_index = "data/t-0/00000000000000000000.index";
+    const std::string first_time_index = "data/t-0/00000000000000000000.timeindex";
+    ASSERT_NE(f.disk.contents(first_index), nullptr);
+    ASSERT_NE(f.disk.contents(first_time_index), nullptr);
+    const auto index_image = *f.disk.contents(first_index);
+    // Sparse: one entry per index.interval.bytes of log, 8 bytes each.
+    EXPECT_GT(index_image.size(), 8u * 10);
+    EXPECT_EQ(index_image.size() % 8, 0u);
+    auto decoded = offset_index::decode(index_image, 0, {config.max_index_bytes, 1024},
+                                        index_file_state::trimmed);
+    ASSERT_TRUE(decoded.ok());
+
+    // Corrupt one index and delete the other: reads rebuild them from the log.
+    run_task(f.executor, [](sim_disk& d, std::string index, std::string time_index) -> task<bool> {
+        auto file = std::move(*co_await d.open(index, uring::open_mode::read_write,
+                                               direct_io::never));
+        TL_ASSERT((co_await file->truncate(13)).ok());  // not a whole number of entries
+        TL_ASSERT((co_await d.remove_file(time_index)).ok());
+        co_return true;
+    }(f.disk, first_index, first_time_index));
+    auto log = f.open(config);
+    EXPECT_EQ(headers_of(f.read(*log, 40)).front().base_offset, 40);
+    EXPECT_EQ(log->indexes_rebuilt(), 1u);
+    ASSERT_NE(f.disk.contents(first_time_index), nullptr);
+    EXPECT_EQ(*f.disk.contents(first_index), index_image);  // byte-identical rebuild
+    run_void(f.executor, log->close());
+}
+
+TEST(partition_log, a_clean_restart_reads_only_the_tail_a_crash_rescans) {
+    fixture f;
+    auto config = test_config();
+    config.index_interval_bytes = 1024;
+    {
+        auto log = f.open(config);
+        for (int i = 0; i < 300; ++i) f.append(*log, make_batch(i, 900));
+        run_void(f.executor, log->close());
+    }
+    {
+        auto log = f.open(config);
+        EXPECT_LT(log->recovery().bytes_scanned, 4096u);  // from the last index entry
+        EXPECT_EQ(log->log_end_offset(), 600);
+        f.append(*log, make_batch(300, 900));
+        // A crash now: no clean-shutdown marker, the log is ahead of its indexes.
+        f.executor.abandon_all();
+        f.disk.crash();
+    }
+    auto log = f.open(config);
+    EXPECT_GT(log->recovery().bytes_scanned, 200u * 1000);
+    EXPECT_EQ(log->log_end_offset(), 602);
+    EXPECT_EQ(headers_of(f.read(*log, 300)).front().base_offset, 300);
+    run_void(f.executor, log->close());
+}
+
+TEST(partition_log, offset_for_timestamp_finds_the_first_record_at_or_after) {
+    fixture f;
+    auto config = small_config();
+    auto log = f.open(config);
+    // Batch i holds records stamped 1000 + i and 1001 + i (see make_batch).
+    for (int i = 0; i < 200; ++i) f.append(*log, make_batch(i * 10, 900));
+    auto lookup = [&](int64_t target) {
+        auto r = run_task(f.executor, log->offset_for_timestamp(target));
+        TL_ASSERT(r.ok());
+        return *r;
+    };
+    // Exactly a record's timestamp: batch 50's first record (offset 100).
+    auto exact = lookup(1000 + 500);
+    ASSERT_TRUE(exact.has_value());
+    EXPECT_EQ(exact->offset, 100);
+    EXPECT_EQ(exact->timestamp_ms, 1500);
+    // Between batches: the next batch's first record.
+    auto between = lookup(1000 + 505);
+    ASSERT_TRUE(between.has_value());
+    EXPECT_EQ(between->offset, 102);
+    // The second record of a batch.
+    auto second = lookup(1001 + 500);
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->offset, 101);
+    // Before everything: the first record; after everything: none.
+    EXPECT_EQ(lookup(0)->offset, 0);
+    EXPECT_FALSE(lookup(1'000'000).has_value());
+    run_void(f.executor, log->close());
+}
+
 }  // namespace
 }  // namespace tl::storage
