@@ -9,11 +9,33 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <utility>
+
+#include <absl/functional/any_invocable.h>
 
 #include "base/clock.h"
 #include "base/task.h"
 
 namespace tl {
+
+// Ends one sleep early (for shutdown). fire() wakes the sleeper waiting on it
+// now, or makes the next sleep on it return at once.
+class wakeup {
+public:
+    void fire() {
+        _fired = true;
+        if (_on_fire) std::exchange(_on_fire, nullptr)();
+    }
+    bool fired() const noexcept { return _fired; }
+
+    // For executors: what fire() must do while a sleep waits on this.
+    void arm(absl::AnyInvocable<void()> on_fire) { _on_fire = std::move(on_fire); }
+    void disarm() noexcept { _on_fire = nullptr; }
+
+private:
+    absl::AnyInvocable<void()> _on_fire;
+    bool _fired = false;
+};
 
 class executor {
 public:
@@ -30,6 +52,8 @@ public:
     virtual int64_t wall_time_ms() const noexcept = 0;
     // Completes after `delay` has passed on now()'s clock.
     virtual task<void> sleep(duration_ns delay) = 0;
+    // The same, or earlier if `early` fires (at once if it already has).
+    virtual task<void> sleep(duration_ns delay, wakeup& early) = 0;
 };
 
 }  // namespace tl

@@ -9,6 +9,34 @@
 
 namespace tl::reactor {
 
+// A timer-driven sleep that wakeup::fire() can end early.
+class interruptible_sleep final : private timer_node {
+public:
+    interruptible_sleep(shard& s, duration_ns delay, wakeup& early) noexcept
+        : _shard(s), _delay(delay), _early(early) {}
+    ~interruptible_sleep() { _early.disarm(); }
+    bool await_ready() const noexcept { return _delay.count() <= 0; }
+    void await_suspend(std::coroutine_handle<> handle) {
+        _handle = handle;
+        _shard.timers().arm(this, _shard.now() + _delay);
+        _early.arm([this] {
+            _shard.timers().cancel(this);
+            _shard.schedule(_handle);
+        });
+    }
+    void await_resume() const noexcept {}
+
+private:
+    void fire() noexcept override {
+        _early.disarm();
+        _handle.resume();
+    }
+    shard& _shard;
+    duration_ns _delay;
+    wakeup& _early;
+    std::coroutine_handle<> _handle;
+};
+
 class shard_executor final : public executor {
 public:
     shard_executor() : _shard(shard::local()) {}
@@ -25,6 +53,10 @@ public:
             .count();
     }
     task<void> sleep(duration_ns delay) override { co_await sleep_for(delay); }
+    task<void> sleep(duration_ns delay, wakeup& early) override {
+        if (early.fired()) co_return;
+        co_await interruptible_sleep(_shard, delay, early);
+    }
 
 private:
     shard& _shard;

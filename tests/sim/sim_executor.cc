@@ -40,10 +40,31 @@ task<void> sim_executor::sleep(duration_ns delay) {
         sim_executor& self;
         steady_time deadline;
         bool await_ready() const noexcept { return deadline <= self._now; }
-        void await_suspend(std::coroutine_handle<> h) { self._sleepers.emplace(deadline, h); }
+        void await_suspend(std::coroutine_handle<> h) {
+            self._sleepers.emplace(deadline, sleeper{h, nullptr});
+        }
         void await_resume() const noexcept {}
     };
     co_await awaiter{*this, _now + delay};
+}
+
+task<void> sim_executor::sleep(duration_ns delay, wakeup& early) {
+    if (early.fired()) co_return;
+    struct awaiter {
+        sim_executor& self;
+        steady_time deadline;
+        wakeup& early;
+        bool await_ready() const noexcept { return deadline <= self._now; }
+        void await_suspend(std::coroutine_handle<> h) {
+            auto at = self._sleepers.emplace(deadline, sleeper{h, &early});
+            early.arm([this, at, h] {
+                self._sleepers.erase(at);
+                self.schedule(h);
+            });
+        }
+        void await_resume() const noexcept {}
+    };
+    co_await awaiter{*this, _now + delay, early};
 }
 
 bool sim_executor::step() {
@@ -52,7 +73,9 @@ bool sim_executor::step() {
         auto first = _sleepers.begin();
         _now = std::max(_now, first->first);
         while (!_sleepers.empty() && _sleepers.begin()->first <= _now) {
-            _ready.push_back(_sleepers.begin()->second);
+            const sleeper woken = _sleepers.begin()->second;
+            if (woken.early != nullptr) woken.early->disarm();
+            _ready.push_back(woken.handle);
             _sleepers.erase(_sleepers.begin());
         }
     }
@@ -78,6 +101,9 @@ uint64_t sim_executor::run(uint64_t max_steps) {
 
 void sim_executor::abandon_all() {
     _ready.clear();
+    for (auto& [deadline, waiting] : _sleepers) {
+        if (waiting.early != nullptr) waiting.early->disarm();
+    }
     _sleepers.clear();
     // Destroying a spawned frame destroys the tasks it awaits (they are
     // owned by its frame); nested frames are not in _spawned.

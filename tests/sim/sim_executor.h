@@ -29,6 +29,7 @@ public:
                                    .count();
     }
     task<void> sleep(duration_ns delay) override;
+    task<void> sleep(duration_ns delay, wakeup& early) override;
 
     // Resumes `handle` later, in a seeded order among the other ready tasks.
     void schedule(std::coroutine_handle<> handle) override { _ready.push_back(handle); }
@@ -69,7 +70,11 @@ private:
     std::mt19937_64 _random;
     steady_time _now{};
     std::vector<std::coroutine_handle<>> _ready;
-    std::multimap<steady_time, std::coroutine_handle<>> _sleepers;
+    struct sleeper {
+        std::coroutine_handle<> handle;
+        wakeup* early = nullptr;
+    };
+    std::multimap<steady_time, sleeper> _sleepers;
     std::vector<std::coroutine_handle<>> _spawned;  // detached frames we own
 };
 
