@@ -31,8 +31,12 @@ struct log_config {
     int64_t retention_bytes = -1;                               // retention.bytes (-1: no limit)
     uint32_t max_batch_bytes = 1024 * 1024 + 12;                // max.message.bytes
     timestamp_type timestamps = timestamp_type::create_time;    // message.timestamp.type
-    // Recently written batches kept in memory for reads, per partition.
+    // Recently written batches kept in memory for reads, per partition (the
+    // shard's cache_budget bounds all partitions together).
     uint64_t cache_bytes = 8 * 1024 * 1024;
+    // How often the background task applies retention (0: never; the owner
+    // calls apply_retention itself).
+    std::chrono::milliseconds retention_check_interval{5 * 60 * 1000};
     flush_mode flush = flush_mode::group;
     std::chrono::milliseconds flush_interval{100};              // for flush_mode::interval
     uint64_t flush_interval_bytes = 64 * 1024 * 1024;           // for flush_mode::interval

@@ -177,13 +177,41 @@ std::string storage_error::message() const {
     return text;
 }
 
-partition_log::partition_log(disk& d, executor& e, std::string directory, log_config config)
-    : _disk(d), _executor(e), _directory(std::move(directory)), _config(config) {}
+partition_log::partition_log(disk& d, executor& e, std::string directory, log_config config,
+                             cache_budget* cache)
+    : _disk(d),
+      _executor(e),
+      _directory(std::move(directory)),
+      _config(config),
+      _cache_budget(cache) {}
 
 // Normally destroyed after close(). The crash simulator also destroys a log
 // whose tasks its executor has abandoned (a power cut): nothing here may
 // touch the waiters or files then.
-partition_log::~partition_log() = default;
+partition_log::~partition_log() {
+    if (_cache_budget != nullptr) {
+        _cache_budget->release(_cache_bytes);
+        _cache_budget->forget(*this);
+    }
+}
+
+uint64_t partition_log::evict_oldest_cached() noexcept {
+    if (_cache.empty()) return 0;
+    const uint64_t freed = _cache.front().bytes.size();
+    _cache_bytes -= freed;
+    _cache.pop_front();
+    return freed;
+}
+
+void partition_log::drop_cached_below(int64_t offset) noexcept {
+    uint64_t freed = 0;
+    while (!_cache.empty() && _cache.front().base_offset < offset) {
+        freed += _cache.front().bytes.size();
+        _cache.pop_front();
+    }
+    _cache_bytes -= freed;
+    if (_cache_budget != nullptr) _cache_budget->release(freed);
+}
 
 std::string partition_log::segment_path(int64_t base_offset) const {
     return absl::StrFormat("%s/%020d.log", _directory, base_offset);
@@ -197,12 +225,12 @@ uint64_t partition_log::size_bytes() const noexcept {
 
 // ---- open and recovery ----
 
-task<storage_result<std::unique_ptr<partition_log>>> partition_log::open(disk& d, executor& e,
-                                                                         std::string directory,
-                                                                         log_config config) {
+task<storage_result<std::unique_ptr<partition_log>>> partition_log::open(
+    disk& d, executor& e, std::string directory, log_config config, cache_budget* cache) {
     TL_ASSERT(config.segment_bytes >= log_config::min_segment_bytes &&
               config.segment_bytes <= log_config::max_segment_bytes);
-    std::unique_ptr<partition_log> log(new partition_log(d, e, std::move(directory), config));
+    std::unique_ptr<partition_log> log(
+        new partition_log(d, e, std::move(directory), config, cache));
     auto loaded = co_await log->load();
     if (!loaded) co_return failure{loaded.error()};
     co_return std::move(log);
@@ -261,6 +289,10 @@ task<storage_result<void>> partition_log::load() {
     if (_config.flush == flush_mode::interval) {
         _interval_sync_running = true;
         _executor.spawn(run_interval_sync());
+    }
+    if (_config.retention_check_interval.count() > 0) {
+        _retention_running = true;
+        _executor.spawn(run_retention());
     }
     co_return storage_result<void>{};
 }
@@ -666,7 +698,7 @@ void partition_log::roll_back_pending(const storage_error& error) {
 
 task<void> partition_log::run_interval_sync() {
     while (!_closing) {
-        co_await _executor.sleep(_config.flush_interval);
+        co_await _executor.sleep(_config.flush_interval, _stop_interval_sync);
         if (_closing || _offline || _written_end_offset == _synced_end_offset) continue;
         const int64_t covered = _written_end_offset;
         segment& active = *_segments.back();
@@ -681,6 +713,18 @@ task<void> partition_log::run_interval_sync() {
     }
     _interval_sync_running = false;
     if (_interval_close_waiter) _executor.schedule(std::exchange(_interval_close_waiter, nullptr));
+}
+
+task<void> partition_log::run_retention() {
+    // Deleting segments never waits for appends, nor they for it: the
+    // flusher only touches the active segment, which retention never deletes.
+    while (!_closing) {
+        co_await _executor.sleep(_config.retention_check_interval, _stop_retention);
+        if (_closing) break;
+        [[maybe_unused]] auto applied = co_await apply_retention();
+    }
+    _retention_running = false;
+    if (_retention_close_waiter) _executor.schedule(std::exchange(_retention_close_waiter, nullptr));
 }
 
 void partition_log::start_flusher() {
@@ -813,8 +857,10 @@ task<storage_result<void>> partition_log::write_pending(segment& s, size_t count
         [[maybe_unused]] auto indexed = s.index->add_batch(extent);
         position += p.bytes.size();
         _written_end_offset = p.last_offset + 1;
-        _cache_bytes += p.bytes.size();
+        const uint64_t cached = p.bytes.size();
+        _cache_bytes += cached;
         _cache.push_back(cached_batch{p.base_offset, p.last_offset, std::move(p.bytes)});
+        if (_cache_budget != nullptr) _cache_budget->charge(*this, cached);
         _pending.pop_front();
     }
     co_return storage_result<void>{};
@@ -841,10 +887,13 @@ task<storage_result<void>> partition_log::seal(segment& s) {
 }
 
 void partition_log::trim_cache() {
+    uint64_t freed = 0;
     while (!_cache.empty() && _cache_bytes > _config.cache_bytes) {
+        freed += _cache.front().bytes.size();
         _cache_bytes -= _cache.front().bytes.size();
         _cache.pop_front();
     }
+    if (_cache_budget != nullptr) _cache_budget->release(freed);
 }
 
 // ---- read ----
@@ -1036,10 +1085,7 @@ task<storage_result<void>> partition_log::delete_front_segments(size_t count) {
     TL_ASSERT(count < _segments.size(), "the active segment is never deleted");
     // Advance the start first: readers never see a segment that is going.
     _log_start_offset = std::max(_log_start_offset, _segments[count]->base_offset);
-    while (!_cache.empty() && _cache.front().base_offset < _log_start_offset) {
-        _cache_bytes -= _cache.front().bytes.size();
-        _cache.pop_front();
-    }
+    drop_cached_below(_log_start_offset);
     std::vector<std::shared_ptr<segment>> doomed(_segments.begin(),
                                                  _segments.begin() + static_cast<ptrdiff_t>(count));
     _segments.erase(_segments.begin(), _segments.begin() + static_cast<ptrdiff_t>(count));
@@ -1059,6 +1105,8 @@ task<storage_result<void>> partition_log::delete_front_segments(size_t count) {
 
 task<void> partition_log::close() {
     _closing = true;
+    _stop_interval_sync.fire();
+    _stop_retention.fire();
     struct wait_flusher {
         partition_log& log;
         bool await_ready() const noexcept { return !log._flusher_running; }
@@ -1073,6 +1121,13 @@ task<void> partition_log::close() {
         void await_resume() const noexcept {}
     };
     co_await wait_interval_sync{*this};
+    struct wait_retention {
+        partition_log& log;
+        bool await_ready() const noexcept { return !log._retention_running; }
+        void await_suspend(std::coroutine_handle<> h) noexcept { log._retention_close_waiter = h; }
+        void await_resume() const noexcept {}
+    };
+    co_await wait_retention{*this};
     // A clean close: the active segment trimmed to its last batch (as Kafka's
     // tools expect) with complete index files, then the marker that lets the
     // next open skip the full scan. Best effort: any failure here only costs

@@ -31,6 +31,7 @@
 #include "base/executor.h"
 #include "base/result.h"
 #include "base/task.h"
+#include "storage/cache_budget.h"
 #include "storage/disk.h"
 #include "storage/index.h"
 #include "storage/log_config.h"
@@ -83,12 +84,14 @@ struct recovery_report {
     std::optional<batch_errc> tail_error;  // why the scan stopped early, if it did
 };
 
-class partition_log {
+class partition_log final : private cache_holder {
 public:
     // Opens (and recovers) the log in `directory`, creating it if missing.
-    static task<storage_result<std::unique_ptr<partition_log>>> open(disk& d, executor& e,
-                                                                     std::string directory,
-                                                                     log_config config);
+    // Its read cache is charged to `cache` (the shard's budget) when given,
+    // else bounded by config.cache_bytes alone.
+    static task<storage_result<std::unique_ptr<partition_log>>> open(
+        disk& d, executor& e, std::string directory, log_config config,
+        cache_budget* cache = nullptr);
     ~partition_log();
     partition_log(const partition_log&) = delete;
     partition_log& operator=(const partition_log&) = delete;
@@ -113,6 +116,7 @@ public:
     int64_t high_watermark() const noexcept { return _durable_end_offset; }
     int64_t log_end_offset() const noexcept { return _next_offset; }
     uint64_t size_bytes() const noexcept;
+    uint64_t cached_bytes() const noexcept { return _cache_bytes; }
     size_t segment_count() const noexcept { return _segments.size(); }
     const recovery_report& recovery() const noexcept { return _recovery; }
     // Index files found missing or corrupt and rebuilt from the log.
@@ -125,7 +129,11 @@ private:
     struct cached_batch;
     struct append_waiter;
 
-    partition_log(disk& d, executor& e, std::string directory, log_config config);
+    partition_log(disk& d, executor& e, std::string directory, log_config config,
+                  cache_budget* cache);
+    uint64_t evict_oldest_cached() noexcept override;
+    void drop_cached_below(int64_t offset) noexcept;
+    task<void> run_retention();
 
     task<storage_result<void>> load();
     task<storage_result<void>> load_log_start_offset();
@@ -171,6 +179,7 @@ private:
     std::deque<pending_batch> _pending;  // assigned, not yet written
     std::deque<cached_batch> _cache;     // written, kept for reads
     uint64_t _cache_bytes = 0;
+    cache_budget* _cache_budget;
     std::deque<append_waiter*> _waiters;  // in offset order
 
     int64_t _log_start_offset = 0;
@@ -181,12 +190,16 @@ private:
     uint64_t _bytes_since_sync = 0;
     bool _flusher_running = false;
     bool _interval_sync_running = false;
+    bool _retention_running = false;
     bool _below_floor = false;
     steady_time _free_space_checked_at{};
     bool _closing = false;
     std::optional<storage_error> _offline;  // set after a failed write or sync
     std::coroutine_handle<> _close_waiter;
     std::coroutine_handle<> _interval_close_waiter;
+    std::coroutine_handle<> _retention_close_waiter;
+    wakeup _stop_interval_sync;  // fired by close()
+    wakeup _stop_retention;
     recovery_report _recovery;
     uint64_t _indexes_rebuilt = 0;
 };

@@ -460,5 +460,52 @@ TEST(partition_log, offset_for_timestamp_finds_the_first_record_at_or_after) {
     run_void(f.executor, log->close());
 }
 
+TEST(partition_log, one_cache_budget_bounds_every_log_of_a_shard) {
+    fixture f;
+    cache_budget budget(64 * 1024);
+    auto config = test_config();
+    auto open_named = [&](const std::string& name) {
+        auto opened = run_task(f.executor,
+                               partition_log::open(f.disk, f.executor, "data/" + name, config, &budget));
+        TL_ASSERT(opened.ok());
+        return std::move(*opened);
+    };
+    auto a = open_named("a-0");
+    auto b = open_named("b-0");
+    for (int i = 0; i < 100; ++i) f.append(*a, make_batch(i, 900));
+    EXPECT_LE(budget.used_bytes(), budget.limit_bytes());
+    EXPECT_GT(a->cached_bytes(), 32u * 1024);
+    for (int i = 0; i < 100; ++i) f.append(*b, make_batch(i, 900));
+    // The least recently written log gave up its cache first.
+    EXPECT_LE(budget.used_bytes(), budget.limit_bytes());
+    EXPECT_EQ(budget.used_bytes(), a->cached_bytes() + b->cached_bytes());
+    EXPECT_LT(a->cached_bytes(), 4u * 1024);
+    EXPECT_GT(b->cached_bytes(), 32u * 1024);
+    // Evicted data still reads, from disk.
+    EXPECT_EQ(headers_of(f.read(*a, 0)).front().base_offset, 0);
+    run_void(f.executor, a->close());
+    run_void(f.executor, b->close());
+    a.reset();
+    b.reset();
+    EXPECT_EQ(budget.used_bytes(), 0u);
+}
+
+TEST(partition_log, retention_runs_in_the_background_and_close_stops_it) {
+    fixture f;
+    auto config = small_config();
+    config.retention_bytes = 128 * 1024;
+    config.retention_check_interval = std::chrono::milliseconds(10);
+    auto log = f.open(config);
+    for (int i = 0; i < 300; ++i) f.append(*log, make_batch(i, 900));
+    const size_t before = log->segment_count();
+    run_void(f.executor, f.executor.sleep(std::chrono::milliseconds(25)));
+    EXPECT_LT(log->segment_count(), before);
+    EXPECT_GT(log->log_start_offset(), 0);
+    // close() wakes the sleeping retention task instead of waiting it out.
+    const steady_time before_close = f.executor.now();
+    run_void(f.executor, log->close());
+    EXPECT_LT(f.executor.now() - before_close, std::chrono::milliseconds(10));
+}
+
 }  // namespace
 }  // namespace tl::storage

@@ -5,7 +5,9 @@
 // disk, the run is cut at a random step (a power cut: every task abandoned,
 // unsynced writes lost or torn at any byte), the log is recovered, and the
 // invariants are checked:
-//   - every acknowledged batch is there, byte for byte, at its offset;
+//   - every acknowledged batch at or above the log start (retention by size
+//     deletes old segments concurrently in half the seeds) is there, byte for
+//     byte, at its offset;
 //   - offsets are contiguous from the log start, every batch valid;
 //   - nothing that was never sent appears.
 // A tenth of the seeds also flip bits in durable data; then the check is that
@@ -149,6 +151,7 @@ std::optional<failure_report> verify(sim_executor& executor, partition_log& log,
     }
     if (!corruption_injected) {
         for (const auto& [acked_offset, bytes] : m.acknowledged) {
+            if (acked_offset < log.log_start_offset()) continue;  // deleted by retention
             SIM_CHECK(seen.contains(acked_offset), "acknowledged batch at %lld lost (log end %lld)",
                       static_cast<long long>(acked_offset),
                       static_cast<long long>(log.log_end_offset()));
@@ -181,6 +184,11 @@ std::optional<failure_report> run_seed(uint64_t seed) {
     config.cache_bytes = (random() % 2) ? 4 * 1024 : 1024 * 1024;
     config.max_write_bytes = (random() % 2) ? 16 * 1024 : 4 * 1024 * 1024;
     if (canary_mode) config.flush = storage::flush_mode::none;
+    // Retention by size runs in the background in half the seeds, deleting
+    // segments while appends and flushes go on.
+    config.retention_ms = -1;
+    config.retention_bytes = (random() % 2) ? 256 * 1024 : -1;
+    config.retention_check_interval = std::chrono::milliseconds(1 + random() % 50);
 
     run_to_completion(executor, [](sim_disk& d) -> task<bool> {
         TL_ASSERT((co_await d.make_directory("data")).ok());
@@ -197,6 +205,7 @@ std::optional<failure_report> run_seed(uint64_t seed) {
         std::unique_ptr<partition_log> log = std::move(**opened);
         if (auto failed = verify(executor, *log, m, corruption_injected)) {
             failed->what = "round " + std::to_string(round) + ": " + failed->what;
+            executor.abandon_all();  // tasks first: they refer to the log
             return failed;
         }
         if (m.refused) {
