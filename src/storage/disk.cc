@@ -17,6 +17,10 @@ public:
     task<io_result<void>> write_at(uint64_t offset, std::span<const std::byte> bytes) override {
         return _file.write_at(offset, bytes);
     }
+    task<io_result<void>> write_at(uint64_t offset, const io_buffer& buffer) override {
+        if (auto fixed = buffer.registered()) return _file.write_at(offset, *fixed);
+        return _file.write_at(offset, buffer.bytes());
+    }
     task<io_result<size_t>> read_at(uint64_t offset, std::span<std::byte> buffer) override {
         return _file.read_at(offset, buffer);
     }
@@ -77,6 +81,14 @@ io_result<std::vector<std::string>> uring_disk::list_directory(const std::string
     ::closedir(dir);
     if (read_errno != 0) return failure{uring::error_from_errno(read_errno)};
     return names;
+}
+
+io_buffer uring_disk::write_buffer(size_t length) {
+    const size_t aligned_length = align_up(length, direct_io_alignment);
+    if (_pool != nullptr && aligned_length <= _pool->chunk_bytes()) {
+        if (auto chunk = _pool->try_acquire()) return io_buffer(*chunk, *_pool, aligned_length);
+    }
+    return io_buffer(aligned_buffer(aligned_length));
 }
 
 io_result<uint64_t> uring_disk::free_bytes(const std::string& path) {

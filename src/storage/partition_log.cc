@@ -823,14 +823,15 @@ task<storage_result<void>> partition_log::write_pending(segment& s, size_t count
     for (size_t i = 0; i < count; ++i) payload += _pending[i].bytes.size();
     const size_t length = align_up(carried + payload, direct_io_alignment);
 
-    aligned_buffer buffer(length);
-    std::memcpy(buffer.data(), s.tail_page.data(), carried);
+    io_buffer buffer = _disk.write_buffer(length);
+    std::byte* out = buffer.bytes().data();
+    std::memcpy(out, s.tail_page.data(), carried);
     size_t at = carried;
     for (size_t i = 0; i < count; ++i) {
-        std::memcpy(buffer.data() + at, _pending[i].bytes.data(), _pending[i].bytes.size());
+        std::memcpy(out + at, _pending[i].bytes.data(), _pending[i].bytes.size());
         at += _pending[i].bytes.size();
     }
-    std::memset(buffer.data() + at, 0, length - at);
+    std::memset(out + at, 0, length - at);
 
     if (start + length > s.allocated_bytes) {
         // A batch larger than what remains of the preallocation.
@@ -838,14 +839,14 @@ task<storage_result<void>> partition_log::write_pending(segment& s, size_t count
         if (!grown) co_return failure{io_failure(grown.error(), "extend " + s.path)};
         s.allocated_bytes = start + length;
     }
-    auto written = co_await s.file->write_at(start, buffer.span());
+    auto written = co_await s.file->write_at(start, buffer);
     if (!written) co_return failure{io_failure(written.error(), "write " + s.path)};
 
     s.written_bytes += payload;
     const uint64_t tail = s.written_bytes % direct_io_alignment;
     if (tail != 0) {
         const size_t page_in_buffer = align_down(s.written_bytes, direct_io_alignment) - start;
-        std::memcpy(s.tail_page.data(), buffer.data() + page_in_buffer, tail);
+        std::memcpy(s.tail_page.data(), out + page_in_buffer, tail);
     }
     uint64_t position = s.written_bytes - payload;
     for (size_t i = 0; i < count; ++i) {

@@ -61,7 +61,13 @@ task<void> appender(storage::partition_log& log, uint64_t seed) {
 
 task<int> write_forever(std::string directory, uint64_t seed) {
     reactor::shard_executor executor;
-    storage::uring_disk disk(reactor::shard::local().io());
+    // Registered write buffers, as tidelogd will use them.
+    auto pool = uring::registered_buffer_pool::create(reactor::shard::local().io(), 1 << 20, 8);
+    if (!pool) {
+        std::fprintf(stderr, "buffer pool: %s\n", pool.error().message().c_str());
+        co_return 1;
+    }
+    storage::uring_disk disk(reactor::shard::local().io(), pool->get());
     auto opened = co_await storage::partition_log::open(disk, executor, directory, writer_config());
     if (!opened) {
         std::fprintf(stderr, "open failed: %s\n", opened.error().message().c_str());
