@@ -12,7 +12,8 @@
 //   - nothing that was never sent appears.
 // A tenth of the seeds also flip bits in durable data; then the check is that
 // no corrupt batch is ever served (reads fail or return valid, sent batches).
-// Several crash/recover rounds run per seed. A failure prints its seed;
+// A reader runs concurrently and checks every batch it is served. Several
+// crash/recover rounds run per seed. A failure prints its seed;
 // `storage_crash_sim --seed N` replays it exactly.
 #include <cstdio>
 #include <cstdlib>
@@ -103,6 +104,71 @@ std::optional<T> run_to_completion(sim_executor& executor, task<T> work) {
     return out;
 }
 
+// Whether `bytes` is the batch sent at `offset` (acknowledged or in flight).
+bool was_sent(const model& m, int64_t offset, const std::vector<std::byte>& bytes,
+              bool corruption_injected) {
+    // Kafka's CRC does not cover partitionLeaderEpoch (bytes 12-15), so a
+    // flipped bit there is undetectable by design: ignore those bytes when
+    // corruption was injected.
+    auto same = [&](const std::vector<std::byte>& sent) {
+        if (sent.size() != bytes.size()) return false;
+        for (size_t i = 0; i < sent.size(); ++i) {
+            const bool epoch_byte = i >= storage::batch_field::partition_leader_epoch &&
+                                    i < storage::batch_field::magic;
+            if (sent[i] != bytes[i] && !(corruption_injected && epoch_byte)) return false;
+        }
+        return true;
+    };
+    auto acked = m.acknowledged.find(offset);
+    auto flying = m.in_flight.find(offset);
+    return (acked != m.acknowledged.end() && same(acked->second)) ||
+           (flying != m.in_flight.end() && same(flying->second));
+}
+
+// Reads concurrently with the appenders, from random offsets: whatever a
+// read returns must be valid, contiguous batches that were sent. A refused
+// read is fine only after injected corruption.
+task<void> reader(partition_log& log, const model& m, std::mt19937_64& random,
+                  bool corruption_injected, std::optional<failure_report>& failed, int reads) {
+    for (int i = 0; i < reads && !failed; ++i) {
+        const int64_t start = log.log_start_offset();
+        const int64_t end = log.high_watermark();
+        const int64_t offset = start + static_cast<int64_t>(random() % (end - start + 1));
+        auto r = co_await log.read({.start_offset = offset, .max_bytes = 1 + random() % 20000});
+        if (!r) {
+            const bool retention_race = r.error().code == storage::storage_errc::offset_out_of_range;
+            if (!corruption_injected && !retention_race) {
+                failed = failure_report{"concurrent read failed: " + r.error().message()};
+            }
+            continue;
+        }
+        std::span<const std::byte> rest(r->batches);
+        std::optional<int64_t> expected;
+        while (!rest.empty() && !failed) {
+            auto size = storage::peek_batch_size(rest, 1 << 24);
+            auto header = size ? storage::validate_batch(rest.first(*size), {})
+                               : storage::batch_result<storage::batch_header>(failure{size.error()});
+            if (!header) {
+                failed = failure_report{"concurrent read served an invalid batch"};
+                break;
+            }
+            if ((expected && header->base_offset != *expected) ||
+                header->last_offset() < offset) {
+                failed = failure_report{"concurrent read: batches out of place"};
+                break;
+            }
+            const std::vector<std::byte> bytes(rest.begin(), rest.begin() + static_cast<long>(*size));
+            if (!was_sent(m, header->base_offset, bytes, corruption_injected)) {
+                failed = failure_report{"concurrent read served a batch never sent at " +
+                                        std::to_string(header->base_offset)};
+                break;
+            }
+            expected = header->last_offset() + 1;
+            rest = rest.subspan(*size);
+        }
+    }
+}
+
 std::optional<failure_report> verify(sim_executor& executor, partition_log& log, model& m,
                                      bool corruption_injected) {
     int64_t offset = log.log_start_offset();
@@ -127,22 +193,7 @@ std::optional<failure_report> verify(sim_executor& executor, partition_log& log,
             SIM_CHECK(header->base_offset == offset, "gap: expected %lld, found %lld",
                       static_cast<long long>(offset), static_cast<long long>(header->base_offset));
             const std::vector<std::byte> bytes(rest.begin(), rest.begin() + static_cast<long>(*size));
-            // Kafka's CRC does not cover partitionLeaderEpoch (bytes 12-15), so a
-            // flipped bit there is undetectable by design: ignore those bytes
-            // when corruption was injected.
-            auto same = [&](const std::vector<std::byte>& sent) {
-                if (sent.size() != bytes.size()) return false;
-                for (size_t i = 0; i < sent.size(); ++i) {
-                    const bool epoch_byte = i >= storage::batch_field::partition_leader_epoch &&
-                                            i < storage::batch_field::magic;
-                    if (sent[i] != bytes[i] && !(corruption_injected && epoch_byte)) return false;
-                }
-                return true;
-            };
-            auto acked = m.acknowledged.find(offset);
-            auto flying = m.in_flight.find(offset);
-            const bool matches = (acked != m.acknowledged.end() && same(acked->second)) ||
-                                 (flying != m.in_flight.end() && same(flying->second));
+            const bool matches = was_sent(m, offset, bytes, corruption_injected);
             SIM_CHECK(matches, "batch at %lld was never sent", static_cast<long long>(offset));
             seen[offset] = bytes;
             offset = header->last_offset() + 1;
@@ -216,8 +267,16 @@ std::optional<failure_report> run_seed(uint64_t seed) {
         for (int a = 0; a < appenders; ++a) {
             executor.spawn(appender(*log, m, random, round * 10 + a, 5 + random() % 40));
         }
+        std::optional<failure_report> reader_failed;
+        executor.spawn(reader(*log, m, random, corruption_injected, reader_failed,
+                              static_cast<int>(random() % 50)));
         // Cut early in some rounds, late in others: mid-flight writes matter most.
         executor.run(1 + random() % ((random() % 2) ? 400 : 4000));
+        if (reader_failed) {
+            executor.abandon_all();
+            reader_failed->what = "round " + std::to_string(round) + ": " + reader_failed->what;
+            return reader_failed;
+        }
         // Power cut.
         executor.abandon_all();
         if (corrupt && random() % 2 == 0) {
