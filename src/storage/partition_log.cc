@@ -667,6 +667,7 @@ void partition_log::acknowledge_up_to(int64_t end_offset) {
         append_waiter* w = _waiters.front();
         _waiters.pop_front();
         w->done = true;
+        ++_stats.appends_acknowledged;
         _executor.schedule(w->handle);
     }
 }
@@ -766,6 +767,7 @@ task<void> partition_log::run_flusher() {
                               (_config.flush == flush_mode::interval &&
                                _bytes_since_sync >= _config.flush_interval_bytes);
         if (sync_now) {
+            ++_stats.syncs;
             auto synced = co_await target.file->sync();
             if (!synced) {
                 // A failed fdatasync may have dropped dirty pages: the file's
@@ -841,6 +843,8 @@ task<storage_result<void>> partition_log::write_pending(segment& s, size_t count
     }
     auto written = co_await s.file->write_at(start, buffer);
     if (!written) co_return failure{io_failure(written.error(), "write " + s.path)};
+    ++_stats.writes;
+    _stats.bytes_written += payload;
 
     s.written_bytes += payload;
     const uint64_t tail = s.written_bytes % direct_io_alignment;

@@ -76,6 +76,14 @@ struct timestamp_lookup {
     int64_t timestamp_ms = 0;
 };
 
+// Counters for benchmarks and the metrics subsystem.
+struct log_stats {
+    uint64_t writes = 0;          // io_uring writes of batches
+    uint64_t bytes_written = 0;   // batch bytes (not the rewritten tail pages)
+    uint64_t syncs = 0;           // fdatasyncs of segment files
+    uint64_t appends_acknowledged = 0;
+};
+
 struct recovery_report {
     uint64_t segments = 0;
     uint64_t bytes_scanned = 0;
@@ -119,6 +127,7 @@ public:
     uint64_t cached_bytes() const noexcept { return _cache_bytes; }
     size_t segment_count() const noexcept { return _segments.size(); }
     const recovery_report& recovery() const noexcept { return _recovery; }
+    const log_stats& stats() const noexcept { return _stats; }
     // Index files found missing or corrupt and rebuilt from the log.
     uint64_t indexes_rebuilt() const noexcept { return _indexes_rebuilt; }
     const std::string& directory() const noexcept { return _directory; }
@@ -201,6 +210,7 @@ private:
     wakeup _stop_interval_sync;  // fired by close()
     wakeup _stop_retention;
     recovery_report _recovery;
+    log_stats _stats;
     uint64_t _indexes_rebuilt = 0;
 };
 
