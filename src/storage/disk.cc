@@ -24,6 +24,10 @@ public:
     task<io_result<size_t>> read_at(uint64_t offset, std::span<std::byte> buffer) override {
         return _file.read_at(offset, buffer);
     }
+    task<io_result<size_t>> read_at(uint64_t offset, io_buffer& buffer) override {
+        if (auto fixed = buffer.registered()) return _file.read_at(offset, *fixed);
+        return _file.read_at(offset, buffer.bytes());
+    }
     task<io_result<void>> sync() override { return _file.sync(uring::sync_kind::data_only); }
     task<io_result<void>> allocate(uint64_t offset, uint64_t length) override {
         return _file.allocate(offset, length);

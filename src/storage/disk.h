@@ -42,7 +42,16 @@ public:
           _fixed(other._fixed),
           _pool(std::exchange(other._pool, nullptr)),
           _bytes(std::exchange(other._bytes, {})) {}
-    io_buffer& operator=(io_buffer&&) = delete;
+    io_buffer& operator=(io_buffer&& other) noexcept {
+        if (this != &other) {
+            if (_pool != nullptr) _pool->release(_fixed);
+            _plain = std::move(other._plain);
+            _fixed = other._fixed;
+            _pool = std::exchange(other._pool, nullptr);
+            _bytes = std::exchange(other._bytes, {});
+        }
+        return *this;
+    }
     io_buffer(const io_buffer&) = delete;
     ~io_buffer() {
         if (_pool != nullptr) _pool->release(_fixed);
@@ -75,6 +84,10 @@ public:
     }
     // Reads until `buffer` is full or end of file; returns the bytes read.
     virtual task<io_result<size_t>> read_at(uint64_t offset, std::span<std::byte> buffer) = 0;
+    // The same into an io_buffer (registered buffers go through read_fixed).
+    virtual task<io_result<size_t>> read_at(uint64_t offset, io_buffer& buffer) {
+        return read_at(offset, buffer.bytes());
+    }
     // Makes every completed write durable (fdatasync).
     virtual task<io_result<void>> sync() = 0;
     virtual task<io_result<void>> allocate(uint64_t offset, uint64_t length) = 0;
@@ -102,7 +115,8 @@ public:
     virtual io_result<std::vector<std::string>> list_directory(const std::string& path) = 0;
     // Bytes available to us on the file system holding `path`.
     virtual io_result<uint64_t> free_bytes(const std::string& path) = 0;
-    // An aligned buffer of exactly `length` bytes for write_at.
+    // An aligned buffer of exactly `length` bytes (a multiple of
+    // direct_io_alignment) for write_at and read_at.
     virtual io_buffer write_buffer(size_t length) {
         return io_buffer(aligned_buffer(align_up(length, direct_io_alignment)));
     }

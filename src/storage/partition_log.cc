@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include <absl/strings/str_format.h>
 
@@ -53,7 +54,7 @@ struct partition_log::append_waiter {
 
 namespace {
 
-constexpr size_t scan_chunk_bytes = 1024 * 1024;
+constexpr size_t scan_chunk_bytes = 4 * 1024 * 1024;
 
 storage_error io_failure(const io_error& error, std::string detail) {
     const storage_errc code =
@@ -65,6 +66,23 @@ std::optional<int64_t> parse_log_name(std::string_view name) {
     auto parsed = parse_segment_file_name(name);
     if (!parsed || parsed->kind != segment_file_kind::log) return std::nullopt;
     return parsed->base_offset;
+}
+
+// What recovery and reads check of a batch already on disk, as Kafka's
+// ensureValid: size, magic and the CRC over everything after it. The record
+// walk of validate_batch ran when the batch was appended; the CRC proves the
+// bytes are still those.
+batch_result<batch_header> check_stored_batch(std::span<const std::byte> bytes) {
+    auto header = read_batch_header(bytes);
+    if (!header) return header;
+    if (header->size_bytes() != bytes.size()) return failure{batch_errc::invalid_length};
+    if (header->magic != batch_magic_v2) return failure{batch_errc::unsupported_magic};
+    if (compute_batch_crc(bytes) != header->crc) return failure{batch_errc::crc_mismatch};
+    // An empty (compacted) batch may cover no offset: lastOffsetDelta -1.
+    if (header->last_offset_delta < -1 || header->record_count < 0) {
+        return failure{batch_errc::invalid_offset_delta};
+    }
+    return header;
 }
 
 // Walks the batches of a segment file forward from `start` through an aligned
@@ -79,12 +97,33 @@ public:
         batch_header header;
     };
 
-    batch_scanner(disk_file& file, const std::string& path, uint64_t start, uint64_t end,
-                  size_t max_batch_bytes)
-        : _file(file), _path(path), _position(start), _end(end), _max_batch_bytes(max_batch_bytes) {}
+    // `window_bytes`: how much one read fetches (a reader asking for 1 MiB
+    // should not fetch 4).
+    // The window comes from the disk (a registered buffer when one is free).
+    // Offsets must lie in [first_offset, offset_limit) and follow each other
+    // without gaps: baseOffset is not covered by the CRC, so a flipped bit
+    // there would otherwise pass.
+    struct offset_range {
+        int64_t first_offset;
+        int64_t offset_limit;  // exclusive
+    };
 
-    // The next batch; nullopt at the end (see stop_reason()).
-    task<storage_result<std::optional<item>>> next() {
+    batch_scanner(disk& d, disk_file& file, const std::string& path, uint64_t start, uint64_t end,
+                  size_t max_batch_bytes, offset_range offsets,
+                  size_t window_bytes = scan_chunk_bytes)
+        : _disk(d),
+          _file(file),
+          _path(path),
+          _position(start),
+          _end(end),
+          _max_batch_bytes(max_batch_bytes),
+          _window(d.write_buffer(align_up(std::clamp<size_t>(window_bytes, 64 * 1024, scan_chunk_bytes),
+                                          direct_io_alignment))),
+          _offsets(offsets) {}
+
+    // The next batch; nullopt at the end (see stop_reason()), or when the
+    // batch is larger than `budget_bytes` (then nothing of it is read).
+    task<storage_result<std::optional<item>>> next(size_t budget_bytes = SIZE_MAX) {
         if (_position >= _end || _stop_reason) co_return std::optional<item>{};
         const size_t prefix = std::min<uint64_t>(batch_length_prefix_bytes, _end - _position);
         auto have_prefix = co_await ensure(_position, prefix);
@@ -96,14 +135,15 @@ public:
             co_return stop(size.error());
         }
         if (_position + *size > _end) co_return stop(batch_errc::truncated);
+        if (*size > budget_bytes) co_return std::optional<item>{};
         auto have_batch = co_await ensure(_position, *size);
         if (!have_batch) co_return failure{have_batch.error()};
         if (!*have_batch) co_return stop(batch_errc::truncated);
         const auto bytes = at(_position, *size);
-        auto header = validate_batch(bytes, {.max_batch_size_bytes = _max_batch_bytes,
-                                             .offset_deltas = offset_delta_policy::allow_gaps,
-                                             .record_count = record_count_policy::allow_empty});
+        auto header = check_stored_batch(bytes);
         if (!header) co_return stop(header.error());
+        if (!in_sequence(*header)) co_return stop(batch_errc::invalid_offset_delta);
+        _previous_last_offset = header->last_offset();
         item found{_position, bytes, *header};
         _position += *size;
         co_return std::optional<item>{found};
@@ -121,35 +161,48 @@ public:
     }
 
 private:
+    bool in_sequence(const batch_header& header) const noexcept {
+        const int64_t base = header.base_offset;
+        // last_offset() wraps for a corrupt base: compare before trusting it.
+        if (base < _offsets.first_offset || base >= _offsets.offset_limit) return false;
+        if (header.last_offset_delta >= _offsets.offset_limit - base) return false;
+        return !_previous_last_offset || base == *_previous_last_offset + 1;
+    }
     std::optional<item> stop(batch_errc reason) {
         _stop_reason = reason;
         return std::nullopt;
     }
     std::span<const std::byte> at(uint64_t from, size_t length) const {
-        return {_window.data() + (from - _window_start), length};
+        return {_window.bytes().data() + (from - _window_start), length};
     }
     // Makes [from, from + length) readable; false if the file ends first.
     task<storage_result<bool>> ensure(uint64_t from, size_t length) {
         if (from >= _window_start && from + length <= _window_start + _window_bytes) co_return true;
         const uint64_t start = align_down(from, direct_io_alignment);
         const size_t needed = align_up(from + length - start, direct_io_alignment);
-        if (needed > _window.size()) _window = aligned_buffer(align_up(needed, scan_chunk_bytes));
-        auto got = co_await _file.read_at(start, _window.span());
+        if (needed > _window.bytes().size()) {
+            _window = io_buffer();  // back to its pool before taking a larger one
+            _window = _disk.write_buffer(align_up(needed, scan_chunk_bytes));
+        }
+        auto got = co_await _file.read_at(start, _window);
         if (!got) co_return failure{io_failure(got.error(), "read " + _path)};
         _window_start = start;
         _window_bytes = *got;
         co_return from + length <= _window_start + _window_bytes;
     }
 
+    disk& _disk;
     disk_file& _file;
     const std::string& _path;
     uint64_t _position;
     uint64_t _end;
     size_t _max_batch_bytes;
-    aligned_buffer _window{scan_chunk_bytes};
+    io_buffer _window;
     uint64_t _window_start = 0;
     size_t _window_bytes = 0;
     std::optional<batch_errc> _stop_reason;
+    offset_range _offsets;
+    std::optional<int64_t> _previous_last_offset;
 };
 
 batch_extent extent_of(const batch_scanner::item& batch) {
@@ -370,7 +423,8 @@ task<storage_result<void>> partition_log::recover_tail(segment& s, shutdown_stat
         if (*resumed) co_return storage_result<void>{};
     }
     auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
-    batch_scanner scanner(*s.file, s.path, 0, *file_size, _config.max_batch_bytes);
+    batch_scanner scanner(_disk, *s.file, s.path, 0, *file_size, _config.max_batch_bytes,
+                          {s.base_offset, std::numeric_limits<int64_t>::max()});
     int64_t expected_offset = s.base_offset;
     for (;;) {
         auto next = co_await scanner.next();
@@ -407,10 +461,10 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
     auto& [offsets, times] = *loaded;
     const uint32_t rescan = index_builder::resume_rescan_position(offsets, times);
     if (rescan > file_size) co_return false;
-    batch_scanner scanner(*s.file, s.path, rescan, file_size, _config.max_batch_bytes);
+    batch_scanner scanner(_disk, *s.file, s.path, rescan, file_size, _config.max_batch_bytes,
+                          {s.base_offset, std::numeric_limits<int64_t>::max()});
     std::optional<int64_t> expected_offset;
     timestamp_offset largest{no_timestamp, s.base_offset};
-    int64_t last_offset = offsets.last_entry().offset;
     uint64_t batches = 0;
     for (;;) {
         auto next = co_await scanner.next();
@@ -419,7 +473,6 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
         const auto& batch = **next;
         if (expected_offset && batch.header.base_offset != *expected_offset) co_return false;
         expected_offset = batch.header.last_offset() + 1;
-        last_offset = batch.header.last_offset();
         if (batch.header.max_timestamp_ms > largest.timestamp) {
             largest = {batch.header.max_timestamp_ms, batch.header.last_offset()};
         }
@@ -430,9 +483,11 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
     auto builder = index_builder::resume(std::move(offsets), std::move(times), index_settings(),
                                          static_cast<uint32_t>(scanner.position()), largest);
     if (!builder) co_return false;
-    const int64_t next_offset = expected_offset.value_or(last_offset + 1);
+    if (!expected_offset && scanner.position() != 0) co_return false;  // an entry past the end
+    // The scanner keeps last offsets below INT64_MAX, so + 1 cannot overflow.
+    const int64_t next_offset = expected_offset.value_or(s.base_offset);
     _recovery.batches_recovered += batches;
-    if (scanner.position() == 0 && !expected_offset) {
+    if (!expected_offset) {
         // An empty segment.
         s.index = std::make_unique<index_builder>(std::move(*builder));
         auto done = co_await finish_tail(s, file_size, 0, s.base_offset);
@@ -556,7 +611,8 @@ task<storage_result<void>> partition_log::ensure_index(segment& s) {
         if (!s.file) s.file = std::move(*opened);
     }
     auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
-    batch_scanner scanner(*s.file, s.path, 0, s.size_bytes, _config.max_batch_bytes);
+    batch_scanner scanner(_disk, *s.file, s.path, 0, s.size_bytes, _config.max_batch_bytes,
+                          {s.base_offset, s.next_offset});
     for (;;) {
         auto next = co_await scanner.next();
         if (!next) co_return failure{next.error()};
@@ -603,6 +659,10 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
                                       ? storage_errc::batch_too_large
                                       : storage_errc::corrupt_batch;
         co_return failure{storage_error{code, {}, std::string(name(header.error()))}};
+    }
+    if (header->last_offset_delta >= std::numeric_limits<int64_t>::max() - _next_offset) {
+        co_return failure{storage_error{storage_errc::offset_out_of_range, {},
+                                        "the log's offsets are exhausted"}};
     }
     if (below_free_space_floor()) {
         co_return failure{storage_error{storage_errc::disk_full, {},
@@ -956,17 +1016,26 @@ task<storage_result<void>> partition_log::read_from_disk(const read_request& req
             if (!s.file) s.file = std::move(*opened);
         }
         const uint64_t start = s.index->offsets().lookup(from_offset).position;
-        batch_scanner scanner(*s.file, s.path, start, s.written_bytes, _config.max_batch_bytes);
+        out.batches.reserve(std::min<size_t>(request.max_bytes, 16 << 20));
+        // The index entry may sit up to an index interval before the offset.
+        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, _config.max_batch_bytes,
+                              {s.base_offset, s.next_offset},
+                              request.max_bytes + 2 * _config.index_interval_bytes);
         for (;;) {
-            auto next = co_await scanner.next();
+            // Beyond the first batch, never fetch one that will not be returned.
+            const size_t budget = out.batches.empty() || out.batches.size() >= request.max_bytes
+                                      ? (out.batches.empty() ? SIZE_MAX : 0)
+                                      : request.max_bytes - out.batches.size();
+            auto next = co_await scanner.next(budget);
             if (!next) co_return failure{next.error()};
             if (!*next) break;
             const auto& batch = **next;
-            if (batch.header.last_offset() < from_offset) continue;
-            if (batch.header.base_offset >= bound) break;
-            if (!out.batches.empty() && out.batches.size() + batch.bytes.size() > request.max_bytes) {
-                break;
+            if (batch.header.last_offset() < from_offset) {
+                // Skipping batches before the target: they do not count.
+                if (!out.batches.empty()) break;
+                continue;
             }
+            if (batch.header.base_offset >= bound) break;
             out.batches.insert(out.batches.end(), batch.bytes.begin(), batch.bytes.end());
         }
         if (scanner.stop_reason()) {
@@ -1004,7 +1073,8 @@ task<storage_result<std::optional<timestamp_lookup>>> partition_log::offset_for_
             if (!opened) co_return failure{io_failure(opened.error(), s.path)};
             if (!s.file) s.file = std::move(*opened);
         }
-        batch_scanner scanner(*s.file, s.path, start, s.written_bytes, _config.max_batch_bytes);
+        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, _config.max_batch_bytes,
+                              {s.base_offset, s.next_offset});
         for (;;) {
             auto next = co_await scanner.next();
             if (!next) co_return failure{next.error()};

@@ -6,6 +6,8 @@
 // invalid batches and a full disk get typed errors and the log stays usable.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "sim/sim_disk.h"
 #include "storage/partition_log.h"
 
@@ -505,6 +507,54 @@ TEST(partition_log, retention_runs_in_the_background_and_close_stops_it) {
     const steady_time before_close = f.executor.now();
     run_void(f.executor, log->close());
     EXPECT_LT(f.executor.now() - before_close, std::chrono::milliseconds(10));
+}
+
+TEST(partition_log, offsets_near_the_int64_limit_are_refused_not_overflowed) {
+    fixture f;
+    // An empty segment named just below INT64_MAX: the next append needs two offsets.
+    run_task(f.executor, [](sim_disk& d) -> task<bool> {
+        TL_ASSERT((co_await d.make_directory("data/t-0")).ok());
+        auto file = co_await d.open("data/t-0/09223372036854775806.log",
+                                    uring::open_mode::create_read_write, direct_io::never);
+        TL_ASSERT(file.ok());
+        co_return true;
+    }(f.disk));
+    auto log = f.open(test_config());
+    EXPECT_EQ(log->log_end_offset(), std::numeric_limits<int64_t>::max() - 1);
+    auto refused = run_task(f.executor, log->append(make_batch(0)));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, storage_errc::offset_out_of_range);
+    EXPECT_EQ(log->log_end_offset(), std::numeric_limits<int64_t>::max() - 1);
+    run_void(f.executor, log->close());
+}
+
+TEST(partition_log, a_sealed_batch_with_a_flipped_base_offset_is_refused) {
+    fixture f;
+    auto config = small_config();
+    {
+        auto log = f.open(config);
+        for (int i = 0; i < 100; ++i) f.append(*log, make_batch(i, 900));
+        run_void(f.executor, log->close());
+    }
+    // baseOffset (bytes 0-7) is not covered by the CRC: flip a bit of the
+    // second batch's, in the first (sealed) segment.
+    const std::string first_segment = "data/t-0/00000000000000000000.log";
+    const size_t second_batch = read_batch_header(*f.disk.contents(first_segment))->size_bytes();
+    run_task(f.executor, [](sim_disk& d, std::string path, size_t at) -> task<bool> {
+        auto file = std::move(*co_await d.open(path, uring::open_mode::read_write,
+                                               direct_io::never));
+        std::byte b[1];
+        TL_ASSERT((co_await file->read_at(at + 7, b)).ok());
+        b[0] ^= std::byte{0x04};
+        TL_ASSERT((co_await file->write_at(at + 7, b)).ok());
+        TL_ASSERT((co_await file->sync()).ok());
+        co_return true;
+    }(f.disk, first_segment, second_batch));
+    auto log = f.open(config);
+    auto r = run_task(f.executor, log->read({.start_offset = 0, .max_bytes = 1 << 20}));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message().find("corrupt batch"), std::string::npos);
+    run_void(f.executor, log->close());
 }
 
 }  // namespace
