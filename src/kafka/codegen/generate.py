@@ -276,7 +276,8 @@ def emit_struct_decl(g: MessageGen, struct: sc.Struct, indent: str, out: list[st
                    f"  // {comment}")
     if struct.fields:
         out.append("")
-    out.append(f"{indent}    bool operator==(const {struct.name}&) const = default;")
+    # Defaulted in the .cc, so that users do not instantiate it in every TU.
+    out.append(f"{indent}    bool operator==(const {struct.name}&) const;")
     out.append(f"{indent}}};")
 
 
@@ -582,6 +583,10 @@ def emit_source(schema_file: sc.SchemaFile, gens: list[MessageGen]) -> str:
         out += codec.write_struct(s)
         out.append("")
     out.append("}  // namespace")
+    out.append("")
+    for g, s in structs:
+        ref = g.struct_ref(s)
+        out.append(f"bool {ref}::operator==(const {ref}&) const = default;")
     out.append("")
     for g in gens:
         name = g.m.name
