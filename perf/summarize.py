@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+"""Summarises one perf/run.sh run: raw outputs in, foundation.json + markdown out.
+
+Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
+and, per block size and queue depth, the JSON of every fio run and every
+perf_uring_write run; writes a JSON summary and prints markdown tables with
+the median, the spread and the ours/fio ratio. Targets are reported, never
+asserted: the exit status says only whether the inputs could be read.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+ROUND_TRIP_TARGET_NS = 2000.0
+WRITE_RATIO_TARGET = 0.95
+
+
+def stats_of(samples):
+    """Median and spread of a list of numbers (sample stddev, cv = stddev/mean)."""
+    mean = statistics.fmean(samples)
+    stddev = statistics.stdev(samples) if len(samples) > 1 else 0.0
+    return {
+        "n": len(samples),
+        "median": statistics.median(samples),
+        "mean": mean,
+        "stddev": stddev,
+        "cv": stddev / mean if mean else 0.0,
+        "min": min(samples),
+        "max": max(samples),
+        "samples": samples,
+    }
+
+
+def command_output(args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine(build_dir, data_dir):
+    cpu = {}
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model", "stepping") and key not in cpu:
+                cpu[key] = value.strip()
+            if not line.strip() and cpu:
+                break
+    cpu_model = cpu.get("model name", "")
+    if "cpu family" in cpu:
+        cpu_model += f" (family {cpu['cpu family']} model {cpu.get('model', '?')})"
+    hypervisor = ""
+    for line in command_output(["lscpu"]).splitlines():
+        if line.startswith("Hypervisor vendor:"):
+            hypervisor = line.split(":", 1)[1].strip()
+    mount = command_output(["findmnt", "-n", "-T", data_dir, "-o", "SOURCE,FSTYPE,OPTIONS"])
+    source, fstype, options = (mount.split(None, 2) + ["", "", ""])[:3]
+    device = os.path.basename(source)
+    disk = {}
+    for key, path in (("rotational", "queue/rotational"), ("scheduler", "queue/scheduler"),
+                      ("model", "device/model"), ("vendor", "device/vendor")):
+        try:
+            with open(f"/sys/block/{device}/{path}") as f:
+                disk[key] = f.read().strip()
+        except OSError:
+            pass
+    buildtype = ""
+    try:
+        with open(os.path.join(build_dir, "meson-info", "intro-buildoptions.json")) as f:
+            for option in json.load(f):
+                if option["name"] == "buildtype":
+                    buildtype = option["value"]
+    except (OSError, ValueError, KeyError):
+        pass
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return {
+        "cpu_model": cpu_model,
+        "cpus_online": os.cpu_count(),
+        "hypervisor": hypervisor,
+        "kernel": platform.release(),
+        "data_dir": data_dir,
+        "filesystem": {"source": source, "type": fstype, "options": options},
+        "disk": disk,
+        "fio_version": command_output(["fio", "--version"]),
+        "build_dir": build_dir,
+        "buildtype": buildtype,
+        "git_commit": command_output(["git", "-C", repo, "rev-parse", "HEAD"]),
+        "git_dirty": bool(command_output(["git", "-C", repo, "status", "--porcelain",
+                                          "perf", "src", "drivers"])),
+    }
+
+
+def reactor_results(raw_dir):
+    benchmarks = []
+    for path in sorted(glob.glob(os.path.join(raw_dir, "reactor-*.json")),
+                       key=lambda p: int(re.sub(r"\D", "", os.path.basename(p)) or 0)):
+        with open(path) as f:
+            benchmarks += json.load(f)["benchmarks"]
+    results = {}
+    for bench in benchmarks:
+        if bench.get("run_type") != "aggregate" or bench.get("error_occurred"):
+            continue
+        name = bench["run_name"]
+        aggregate = bench["aggregate_name"]
+        entry = results.setdefault(name, {"repetitions": bench.get("repetitions")})
+        for key, value in bench.items():
+            if key in ("ns_per_round_trip", "round_trips_per_s", "calls_per_s", "ns_per_call",
+                       "median_ns", "p99_ns"):
+                entry.setdefault(key, {})[aggregate] = value
+    return results
+
+
+def device_requests(json_path):
+    """Write requests the device completed during one run (run.sh's .diskstats)."""
+    try:
+        with open(json_path + ".diskstats") as f:
+            counters = [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return None
+    if len(counters) != 6 or counters[0] == counters[3] == 0:
+        return None
+    return counters[3] - counters[0]
+
+
+def write_results(raw_dir):
+    pattern = re.compile(r"^(fio\w*|ours-(\w+))-bs(\d+)-qd(\d+)-rep(\d+)\.json$")
+    cases = {}
+    devices = {}
+    for path in sorted(glob.glob(os.path.join(raw_dir, "*.json"))):
+        match = pattern.match(os.path.basename(path))
+        if not match:
+            continue
+        is_fio = match.group(1).startswith("fio")
+        tool = match.group(1) if is_fio else match.group(2)
+        bs_kib, qd = int(match.group(3)), int(match.group(4))
+        with open(path) as f:
+            report = json.load(f)
+        if is_fio:
+            job = report["jobs"][0]
+            if job.get("error"):
+                sys.exit(f"{path}: fio error {job['error']}")
+            value = float(job["write"]["bw_bytes"])
+        else:
+            runs = [b for b in report["benchmarks"] if b.get("run_type") == "iteration"]
+            if len(runs) != 1 or runs[0].get("error_occurred"):
+                sys.exit(f"{path}: benchmark failed: {runs}")
+            value = float(runs[0]["write_bytes_per_s"])
+        cases.setdefault((bs_kib, qd), {}).setdefault(tool, []).append(value)
+        requests = device_requests(path)
+        if requests:
+            devices.setdefault((bs_kib, qd), {}).setdefault(tool, []).append(requests)
+    results = []
+    for (bs_kib, qd), tools in sorted(cases.items()):
+        entry = {"block_kib": bs_kib, "queue_depth": qd, "bytes_per_s": {}}
+        for tool, samples in sorted(tools.items()):
+            entry["bytes_per_s"][tool] = stats_of(samples)
+        # Ratios of medians, ours over each fio variant ("fio" is the target's).
+        for fio_tool in [t for t in entry["bytes_per_s"] if t.startswith("fio")]:
+            fio_median = entry["bytes_per_s"][fio_tool]["median"]
+            entry["ratio_to_" + fio_tool] = {
+                tool: s["median"] / fio_median
+                for tool, s in entry["bytes_per_s"].items() if not tool.startswith("fio")
+            }
+        # Device requests per run: fewer, larger requests mean the block
+        # layer merged adjacent writes (submission batching).
+        entry["device_write_requests"] = {
+            tool: stats_of(samples)
+            for tool, samples in sorted(devices.get((bs_kib, qd), {}).items())
+        }
+        results.append(entry)
+    return results
+
+
+def short_name(run_name):
+    """cross_shard_round_trip/busy/calls:10000/iterations:20/manual_time -> .../busy"""
+    name = re.sub(r"/iterations:\d+|/manual_time|/calls:\d+", "", run_name)
+    return name.replace("concurrency:", "concurrency ")
+
+
+def block_label(block_kib):
+    return f"{block_kib} KiB" if block_kib < 1024 else f"{block_kib // 1024} MiB"
+
+
+def gbps(value):
+    return f"{value / 1e9:.2f}"
+
+
+def print_markdown(summary):
+    out = []
+    out.append(f"## Foundation benchmarks ({summary['mode']})\n")
+    m = summary["machine"]
+    out.append(f"{m['cpu_model']}, {m['cpus_online']} CPUs, kernel {m['kernel']}, "
+               f"{m['filesystem']['type']} on {m['filesystem']['source']}, "
+               f"build {m['buildtype']}, {m['fio_version']}; load average "
+               f"{summary['load_average']['before']} before, "
+               f"{summary['load_average']['after']} after.\n")
+
+    out.append("### Cross-shard calls (perf_reactor, "
+               f"{summary['reactor_repetitions']} repetitions)\n")
+    out.append("| benchmark | median | mean | stddev | cv |")
+    out.append("|---|---:|---:|---:|---:|")
+    for name, entry in summary["reactor"].items():
+        for counter, unit in (("ns_per_round_trip", "ns/round trip"),
+                              ("median_ns", "ns/call, batch median"),
+                              ("p99_ns", "ns/call, batch p99"), ("calls_per_s", "calls/s")):
+            agg = entry.get(counter)
+            if not agg:
+                continue
+            scale, fmt = (1e6, "{:.2f} M") if counter == "calls_per_s" else (1.0, "{:.0f}")
+            cells = [fmt.format(agg[k] / scale) for k in ("median", "mean", "stddev")]
+            cells.append(f"{agg['cv'] * 100:.1f} %")
+            out.append(f"| {short_name(name)} ({unit}) | " + " | ".join(cells) + " |")
+    target = summary["targets"]["round_trip_busy_median_ns"]
+    out.append(f"\nTarget: busy-polling round trip median < {target['limit']:.0f} ns: "
+               f"{target['value']:.0f} ns, {'met' if target['met'] else 'NOT met'}.\n")
+
+    out.append(f"### O_DIRECT sequential write, GB/s ({summary['file_mib']} MiB per run, "
+               f"{summary['write_repetitions']} runs each; median [min-max], cv)\n")
+    all_tools = {t for e in summary["writes"] for t in e["bytes_per_s"]}
+    fio_tools = sorted(t for t in all_tools if t.startswith("fio"))
+    tools = sorted(t for t in all_tools if not t.startswith("fio"))
+    ratio_columns = [(t, f) for f in fio_tools for t in tools]
+    header = "| bs | QD | " + " | ".join(fio_tools + [f"ours {t}" for t in tools]) + " | " + \
+        " | ".join(f"{t}/{f}" for t, f in ratio_columns) + " |"
+    out.append(header)
+    out.append("|---|---:|" + "---:|" * (len(fio_tools) + len(tools) + len(ratio_columns)))
+    for e in summary["writes"]:
+        cells = []
+        for tool in fio_tools + tools:
+            s = e["bytes_per_s"].get(tool)
+            cells.append(f"{gbps(s['median'])} [{gbps(s['min'])}-{gbps(s['max'])}], "
+                         f"{s['cv'] * 100:.1f} %" if s else "-")
+        ratios = [f"{e['ratio_to_' + f][t] * 100:.0f} %" if t in e.get("ratio_to_" + f, {})
+                  else "-" for t, f in ratio_columns]
+        row = [block_label(e["block_kib"]), str(e["queue_depth"])] + cells + ratios
+        out.append("| " + " | ".join(row) + " |")
+    if any(e.get("device_write_requests") for e in summary["writes"]):
+        out.append("\nDevice write requests per run (median, /proc/diskstats; "
+                   "fewer = more merged by the block layer):\n")
+        out.append("| bs | QD | " + " | ".join(fio_tools + [f"ours {t}" for t in tools]) + " |")
+        out.append("|---|---:|" + "---:|" * (len(fio_tools) + len(tools)))
+        for e in summary["writes"]:
+            requests = e.get("device_write_requests", {})
+            cells = [f"{requests[t]['median']:.0f}" if t in requests else "-"
+                     for t in fio_tools + tools]
+            row = [block_label(e["block_kib"]), str(e["queue_depth"])] + cells
+            out.append("| " + " | ".join(row) + " |")
+    write_target = summary["targets"]["write_ratio_to_fio"]
+    misses = [f"{block_label(c['block_kib'])} QD{c['queue_depth']} {c['tool']} "
+              f"{c['ratio'] * 100:.0f} %" for c in write_target["cases"] if not c["met"]]
+    out.append(f"\nTarget: ours >= {write_target['limit'] * 100:.0f} % of fio's median "
+               "bandwidth: " + ("met in every case." if not misses
+                                else "NOT met: " + ", ".join(misses) + "."))
+    print("\n".join(out))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--raw-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--file-mib", type=int, required=True)
+    parser.add_argument("--write-repetitions", type=int, required=True)
+    parser.add_argument("--reactor-repetitions", type=int, required=True)
+    parser.add_argument("--load-before", required=True)
+    parser.add_argument("--load-after", required=True)
+    parser.add_argument("--elapsed-s", type=int, required=True)
+    parser.add_argument("--quiet-waited-s", type=int, default=0)
+    args = parser.parse_args()
+
+    reactor = reactor_results(args.raw_dir)
+    writes = write_results(args.raw_dir)
+    busy = reactor.get("cross_shard_round_trip/busy/calls:10000/iterations:20/manual_time", {})
+    busy_median = busy.get("ns_per_round_trip", {}).get("median", float("nan"))
+    write_cases = [
+        {"block_kib": e["block_kib"], "queue_depth": e["queue_depth"], "tool": tool,
+         "ratio": ratio, "met": ratio >= WRITE_RATIO_TARGET}
+        for e in writes for tool, ratio in e.get("ratio_to_fio", {}).items()
+    ]
+    summary = {
+        "mode": args.mode,
+        "machine": machine(args.build_dir, args.data_dir),
+        "load_average": {"before": args.load_before, "after": args.load_after},
+        "elapsed_s": args.elapsed_s,
+        "quiet_waited_s": args.quiet_waited_s,
+        "file_mib": args.file_mib,
+        "write_repetitions": args.write_repetitions,
+        "reactor_repetitions": args.reactor_repetitions,
+        "reactor": reactor,
+        "writes": writes,
+        "targets": {
+            "round_trip_busy_median_ns": {
+                "limit": ROUND_TRIP_TARGET_NS, "value": busy_median,
+                "met": busy_median < ROUND_TRIP_TARGET_NS,
+            },
+            "write_ratio_to_fio": {
+                "limit": WRITE_RATIO_TARGET, "cases": write_cases,
+                "met": all(c["met"] for c in write_cases),
+            },
+        },
+        "raw_dir": args.raw_dir,
+    }
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print_markdown(summary)
+
+
+if __name__ == "__main__":
+    main()
