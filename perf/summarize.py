@@ -135,6 +135,7 @@ def write_results(raw_dir):
     pattern = re.compile(r"^(fio\w*|ours-(\w+))-bs(\d+)-qd(\d+)-rep(\d+)\.json$")
     cases = {}
     devices = {}
+    sleeps = {}
     for path in sorted(glob.glob(os.path.join(raw_dir, "*.json"))):
         match = pattern.match(os.path.basename(path))
         if not match:
@@ -154,6 +155,9 @@ def write_results(raw_dir):
             if len(runs) != 1 or runs[0].get("error_occurred"):
                 sys.exit(f"{path}: benchmark failed: {runs}")
             value = float(runs[0]["write_bytes_per_s"])
+            if "sleeps_per_write" in runs[0]:
+                sleeps.setdefault((bs_kib, qd), {}).setdefault(tool, []).append(
+                    float(runs[0]["sleeps_per_write"]))
         cases.setdefault((bs_kib, qd), {}).setdefault(tool, []).append(value)
         requests = device_requests(path)
         if requests:
@@ -175,6 +179,11 @@ def write_results(raw_dir):
         entry["device_write_requests"] = {
             tool: stats_of(samples)
             for tool, samples in sorted(devices.get((bs_kib, qd), {}).items())
+        }
+        # Adaptive polling: how often the shard slept in io_uring per write.
+        entry["shard_sleeps_per_write"] = {
+            tool: stats_of(samples)
+            for tool, samples in sorted(sleeps.get((bs_kib, qd), {}).items())
         }
         results.append(entry)
     return results

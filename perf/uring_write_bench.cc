@@ -64,6 +64,7 @@ write_target target;  // set once by main() before any benchmark runs
 struct write_run {
     int64_t elapsed_ns = 0;
     std::string error;  // empty on success
+    uint64_t sleeps = 0;  // times the shard slept in io_uring during the timed part
 };
 
 // Shared by the writers of one run; lives in write_file_once's frame.
@@ -107,6 +108,7 @@ task<write_run> write_file_once(std::string path, uint64_t file_bytes, unsigned 
 
     write_cursor cursor{.next_offset = 0, .end_offset = file_bytes, .error = {}};
     countdown done(queue_depth);
+    const uint64_t sleeps_before = reactor::shard::local().stats().sleeps;
     const auto start = bench_clock::now();
     for (auto buffer : buffers) {
         reactor::shard::local().spawn(writing_loop(file, buffer, cursor, done));
@@ -114,13 +116,14 @@ task<write_run> write_file_once(std::string path, uint64_t file_bytes, unsigned 
     co_await done.wait();
     auto synced = co_await file.sync(uring::sync_kind::data_only);
     const int64_t ns = elapsed_ns(start);
+    const uint64_t sleeps = reactor::shard::local().stats().sleeps - sleeps_before;
 
     for (auto buffer : buffers) pool.release(buffer);
     auto closed = co_await file.close();
     if (!cursor.error.empty()) co_return write_run{0, cursor.error};
     if (!synced) co_return write_run{0, "fdatasync: " + synced.error().message()};
     if (!closed) co_return write_run{0, "close: " + closed.error().message()};
-    co_return write_run{ns, {}};
+    co_return write_run{ns, {}, sleeps};
 }
 
 // On the benchmark thread, between runs: drop the previous file and wait for
@@ -163,6 +166,7 @@ void uring_write(benchmark::State& state, poll_mode mode) {
     }
 
     double bytes_per_second_sum = 0;
+    double sleeps_per_write_sum = 0;
     for (auto _ : state) {
         if (auto error = remove_previous_file(target.path); !error.empty()) {
             state.SkipWithError(error.c_str());
@@ -178,6 +182,8 @@ void uring_write(benchmark::State& state, poll_mode mode) {
         state.SetIterationTime(static_cast<double>(run.elapsed_ns) / 1e9);
         bytes_per_second_sum +=
             static_cast<double>(target.file_bytes) * 1e9 / static_cast<double>(run.elapsed_ns);
+        const double writes = static_cast<double>(target.file_bytes / block_bytes);
+        sleeps_per_write_sum += static_cast<double>(run.sleeps) / writes;
     }
     // The pool belongs to shard 0: free it there.
     group->run_on(0, [&] { pool->reset(); });
@@ -185,6 +191,8 @@ void uring_write(benchmark::State& state, poll_mode mode) {
 
     state.counters["write_bytes_per_s"] = per_iteration_mean(bytes_per_second_sum);
     state.counters["file_bytes"] = static_cast<double>(target.file_bytes);
+    // How often the shard went to sleep (adaptive polling) per write issued.
+    state.counters["sleeps_per_write"] = per_iteration_mean(sleeps_per_write_sum);
     state.SetLabel(poll_mode_name(mode));
 }
 
