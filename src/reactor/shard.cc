@@ -235,23 +235,24 @@ void shard::arm_wake_read() {
     _ring->read(_wake_fd, std::as_writable_bytes(std::span(&_wake->value, 1)), 0, _wake.get());
 }
 
-void shard::idle(steady_time idle_since) {
-    if (_options.polling == poll_mode::busy) return;
+bool shard::idle(steady_time idle_since) {
+    if (_options.polling == poll_mode::busy) return false;
     const steady_time now = _clock.now();
-    if (now - idle_since < _options.idle_spin) return;
+    if (now - idle_since < _options.idle_spin) return false;
 
     arm_wake_read();
     _sleeping.store(true, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (has_pending_messages() || _stop_requested.load(std::memory_order_acquire)) {
         _sleeping.store(false, std::memory_order_relaxed);
-        return;
+        return false;
     }
     std::optional<duration_ns> timeout;
     if (auto deadline = _timers.next_deadline()) timeout = *deadline - now;
     ++_stats.sleeps;
     _ring->wait(timeout);
     _sleeping.store(false, std::memory_order_relaxed);
+    return true;
 }
 
 void shard::run() {
@@ -269,7 +270,10 @@ void shard::run() {
             continue;
         }
         if (can_exit()) break;
-        idle(idle_since);
+        // Completions handled inside the sleep are work: spin again before
+        // the next sleep, or a shard waiting on its own I/O sleeps on every
+        // completion whatever idle_spin says.
+        if (idle(idle_since)) idle_since = _clock.now();
     }
     // Retire the wake read so the ring closes with nothing in flight.
     if (_wake_armed) {

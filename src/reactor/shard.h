@@ -125,7 +125,8 @@ private:
     bool drain_mailboxes();
     bool drain_external();
     bool run_ready();
-    void idle(steady_time idle_since);
+    // Returns whether the shard slept (completions may have run meanwhile).
+    bool idle(steady_time idle_since);
     bool has_pending_messages() const noexcept;
     bool can_exit() const noexcept;
     void arm_wake_read();
