@@ -4,6 +4,7 @@
 # Runs the foundation benchmarks and fio side by side and writes
 #   perf/results/foundation.json        summary (machine, commands, statistics)
 #   perf/results/foundation-raw/        every raw output (benchmark JSON, fio JSON)
+#   perf/results/storage.json           storage engine benchmarks (perf_storage)
 # and prints a markdown table to stdout (progress goes to stderr).
 #
 # Write comparison, kept fair on purpose: fio and perf_uring_write write the
@@ -228,3 +229,23 @@ log "done in ${elapsed}s"
     --reactor-repetitions "$reactor_repetitions" \
     --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed" \
     --quiet-waited-s "$quiet_waited_s"
+
+# ---- storage engine (issue 3): appends per flush mode, reads, recovery ----
+# Google Benchmark's own aggregates (median, stddev) go to the JSON file; the
+# console table goes to stderr. fio figures for comparison are the write
+# benchmarks above (same file system, same run).
+storage_bin=$build_dir/perf/perf_storage
+if [[ -x "$storage_bin" ]]; then
+    if [[ $quick -eq 1 ]]; then
+        storage_args=(--append_mib=128 --recovery_gib=1 --benchmark_repetitions=1
+                      '--benchmark_filter=append/1024/(64|1024)/|read|recovery/(1|95)/')
+    else
+        storage_args=(--append_mib=512 --recovery_gib=10 --benchmark_repetitions=3
+                      --benchmark_report_aggregates_only=true)
+    fi
+    log "storage benchmarks (${storage_args[*]})"
+    "$storage_bin" --dir="$data_dir" "${storage_args[@]}" \
+        --benchmark_out="$results_dir/storage.json" --benchmark_out_format=json >&2
+    rm -rf "$data_dir/append" "$data_dir/read" "$data_dir/recovery"
+    log "storage results: $results_dir/storage.json"
+fi
