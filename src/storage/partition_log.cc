@@ -1182,27 +1182,17 @@ task<void> partition_log::close() {
     _closing = true;
     _stop_interval_sync.fire();
     _stop_retention.fire();
-    struct wait_flusher {
-        partition_log& log;
-        bool await_ready() const noexcept { return !log._flusher_running; }
-        void await_suspend(std::coroutine_handle<> h) noexcept { log._close_waiter = h; }
+    // Each background task clears its flag and resumes its waiter when done.
+    struct wait_stopped {
+        const bool& running;
+        std::coroutine_handle<>& waiter;
+        bool await_ready() const noexcept { return !running; }
+        void await_suspend(std::coroutine_handle<> h) noexcept { waiter = h; }
         void await_resume() const noexcept {}
     };
-    co_await wait_flusher{*this};
-    struct wait_interval_sync {
-        partition_log& log;
-        bool await_ready() const noexcept { return !log._interval_sync_running; }
-        void await_suspend(std::coroutine_handle<> h) noexcept { log._interval_close_waiter = h; }
-        void await_resume() const noexcept {}
-    };
-    co_await wait_interval_sync{*this};
-    struct wait_retention {
-        partition_log& log;
-        bool await_ready() const noexcept { return !log._retention_running; }
-        void await_suspend(std::coroutine_handle<> h) noexcept { log._retention_close_waiter = h; }
-        void await_resume() const noexcept {}
-    };
-    co_await wait_retention{*this};
+    co_await wait_stopped{_flusher_running, _close_waiter};
+    co_await wait_stopped{_interval_sync_running, _interval_close_waiter};
+    co_await wait_stopped{_retention_running, _retention_close_waiter};
     // A clean close: the active segment trimmed to its last batch (as Kafka's
     // tools expect) with complete index files, then the marker that lets the
     // next open skip the full scan. Best effort: any failure here only costs
