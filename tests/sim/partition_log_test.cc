@@ -19,22 +19,10 @@ using sim::sim_executor;
 
 template <typename T>
 T run_task(sim_executor& executor, task<T> work) {
-    std::optional<T> out;
-    executor.spawn([](task<T> w, std::optional<T>& o) -> task<void> {
-        o.emplace(co_await std::move(w));
-    }(std::move(work), out));
-    executor.run_until([&] { return out.has_value(); });
-    return std::move(*out);
+    return executor.run_task(std::move(work));
 }
 
-void run_void(sim_executor& executor, task<void> work) {
-    bool done = false;
-    executor.spawn([](task<void> w, bool& d) -> task<void> {
-        co_await std::move(w);
-        d = true;
-    }(std::move(work), done));
-    executor.run_until([&] { return done; });
-}
+void run_void(sim_executor& executor, task<void> work) { executor.run_task(std::move(work)); }
 
 std::vector<std::byte> make_batch(int index, size_t value_bytes = 100) {
     record_batch_builder builder;

@@ -17,12 +17,7 @@ using storage::io_errc;
 
 template <typename T>
 T run_task(sim_executor& executor, task<T> work) {
-    std::optional<T> out;
-    executor.spawn([](task<T> w, std::optional<T>& o) -> task<void> {
-        o.emplace(co_await std::move(w));
-    }(std::move(work), out));
-    executor.run_until([&] { return out.has_value(); });
-    return std::move(*out);
+    return executor.run_task(std::move(work));
 }
 
 std::vector<std::byte> bytes_of(std::string_view text) {

@@ -8,6 +8,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -57,6 +58,26 @@ public:
             TL_ASSERT(step(), "simulation idle before its condition held");
         }
     }
+    // Spawns `work` and runs the simulation until it has finished; returns its
+    // result (asserts that it finishes).
+    template <typename T>
+    T run_task(task<T> work) {
+        std::optional<T> out;
+        spawn([](task<T> w, std::optional<T>& o) -> task<void> {
+            o.emplace(co_await std::move(w));
+        }(std::move(work), out));
+        run_until([&] { return out.has_value(); });
+        return std::move(*out);
+    }
+    void run_task(task<void> work) {
+        bool done = false;
+        spawn([](task<void> w, bool& d) -> task<void> {
+            co_await std::move(w);
+            d = true;
+        }(std::move(work), done));
+        run_until([&] { return done; });
+    }
+
     // Drops every task that is still suspended (after a simulated crash):
     // their frames are destroyed without being resumed.
     void abandon_all();
