@@ -148,24 +148,9 @@ std::string_view reader::read_string(bool compact) noexcept {
 }
 
 std::optional<std::string_view> reader::read_nullable_string(bool compact, bool nullable) noexcept {
-    const auto position = _position;
-    const int64_t length = read_length(compact, false);
-    if (!ok()) return std::nullopt;
-    if (length < 0) {
-        if (!nullable) {
-            _position = position;
-            fail(decode_errc::null_not_allowed);
-        }
-        return std::nullopt;
-    }
-    if (static_cast<uint64_t>(length) > string_length_max) {
-        _position = position;
-        fail(decode_errc::invalid_length);
-        return std::nullopt;
-    }
-    auto bytes = read_raw(static_cast<size_t>(length));
-    if (!ok()) return std::nullopt;
-    return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    auto bytes = read_sized(compact, /*wide=*/false, nullable, string_length_max);
+    if (!bytes) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
 bytes_view reader::read_bytes(bool compact) noexcept {
@@ -174,8 +159,19 @@ bytes_view reader::read_bytes(bool compact) noexcept {
 }
 
 std::optional<bytes_view> reader::read_nullable_bytes(bool compact, bool nullable) noexcept {
+    auto bytes = read_sized(compact, /*wide=*/true, nullable, INT32_MAX);
+    if (!bytes) return std::nullopt;
+    return bytes_view(*bytes);
+}
+
+// A length-prefixed (or compact) string or bytes field: the length, then that
+// many bytes. A null is refused unless `nullable`; on an error the position is
+// left at the length, as the callers report it.
+std::optional<std::span<const std::byte>> reader::read_sized(bool compact, bool wide,
+                                                             bool nullable,
+                                                             uint64_t max_length) noexcept {
     const auto position = _position;
-    const int64_t length = read_length(compact, true);
+    const int64_t length = read_length(compact, wide);
     if (!ok()) return std::nullopt;
     if (length < 0) {
         if (!nullable) {
@@ -184,14 +180,14 @@ std::optional<bytes_view> reader::read_nullable_bytes(bool compact, bool nullabl
         }
         return std::nullopt;
     }
-    if (static_cast<uint64_t>(length) > INT32_MAX) {
+    if (static_cast<uint64_t>(length) > max_length) {
         _position = position;
         fail(decode_errc::invalid_length);
         return std::nullopt;
     }
     auto bytes = read_raw(static_cast<size_t>(length));
     if (!ok()) return std::nullopt;
-    return bytes_view(bytes);
+    return bytes;
 }
 
 int32_t reader::read_array_length(bool compact, size_t min_element_bytes, bool nullable) noexcept {

@@ -126,6 +126,8 @@ private:
     // Length prefixes: -1 for null, else the length (failures return -1 too,
     // and callers check ok()).
     int64_t read_length(bool compact, bool wide) noexcept;
+    std::optional<std::span<const std::byte>> read_sized(bool compact, bool wide, bool nullable,
+                                                         uint64_t max_length) noexcept;
 
     std::span<const std::byte> _input;
     size_t _position = 0;
