@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "reactor/condition.h"
 #include "reactor/foreign_ptr.h"
 #include "reactor/smp.h"
 
@@ -275,6 +276,49 @@ TEST(submit_to, task_returning_function_runs_on_target_and_can_suspend_there) {
     });
     EXPECT_EQ(where.first, 1u);
     EXPECT_EQ(where.second, 1u);
+}
+
+TEST(condition, notify_wakes_every_current_waiter_and_deadline_wakes_the_rest) {
+    auto group = start_shards(1, poll_mode::adaptive);
+    const auto outcome = group->run_on(0, []() -> task<std::vector<int>> {
+        condition c;
+        gate g;
+        std::vector<int> woke;  // waiter id * 10 + (notified ? 1 : 0)
+        for (int id = 0; id < 3; ++id) {
+            g.spawn([](condition& c, std::vector<int>& woke, int id) -> task<void> {
+                const bool notified = co_await c.wait();
+                woke.push_back(id * 10 + (notified ? 1 : 0));
+            }(c, woke, id));
+        }
+        co_await yield{};  // let them all start waiting
+        EXPECT_TRUE(c.has_waiters());
+        c.notify_all();
+        EXPECT_FALSE(c.has_waiters());
+        co_await g.wait();
+        // A deadline-bound wait that nobody notifies times out with false.
+        const bool notified = co_await c.wait_until(shard::local().now() + 2ms);
+        woke.push_back(notified ? 91 : 90);
+        co_return woke;
+    });
+    EXPECT_EQ(outcome, (std::vector<int>{1, 11, 21, 90}));
+}
+
+TEST(condition, a_destroyed_timed_waiter_leaves_no_timer_behind) {
+    auto group = start_shards(1, poll_mode::adaptive);
+    const bool notified = group->run_on(0, []() -> task<bool> {
+        condition c;
+        gate g;
+        bool result = false;
+        g.spawn([](condition& c, bool& result) -> task<void> {
+            result = co_await c.wait_until(shard::local().now() + 10s);
+        }(c, result));
+        co_await yield{};
+        c.notify_all();
+        co_await g.wait();
+        EXPECT_EQ(shard::local().timers().size(), 0u);
+        co_return result;
+    });
+    EXPECT_TRUE(notified);
 }
 
 TEST(smp, rejects_bad_options) {
