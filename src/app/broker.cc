@@ -33,15 +33,20 @@ result<void, std::string> broker::start() {
     _services.resize(_smp->shard_count());
     _state = state::running;
 
-    for (unsigned id = 0; id < _smp->shard_count(); ++id) {
-        auto on_shard = _smp->run_on(id, [this, id] { return start_on_shard(id); });
-        if (!on_shard) {
-            // Shard `id` has already stopped what it had started; undo the rest.
-            if (stop() == stop_outcome::timed_out) {
-                return failure{fmt::format("{}; then stopping the started services timed out",
-                                           on_shard.error())};
+    // Layer by layer: a service may rely on the ones added before it running
+    // on every shard (the Kafka listener routes to every shard's partitions).
+    for (size_t layer = 0; layer < _factories.size(); ++layer) {
+        for (unsigned id = 0; id < _smp->shard_count(); ++id) {
+            auto on_shard =
+                _smp->run_on(id, [this, id, layer] { return start_on_shard(id, layer); });
+            if (!on_shard) {
+                // Nothing of the failed instance is left; undo what started.
+                if (stop() == stop_outcome::timed_out) {
+                    return failure{fmt::format("{}; then stopping the started services timed out",
+                                               on_shard.error())};
+                }
+                return failure{on_shard.error()};
             }
-            return failure{on_shard.error()};
         }
     }
     spdlog::debug("broker: {} services started on {} shards", _factories.size(),
@@ -49,41 +54,38 @@ result<void, std::string> broker::start() {
     return {};
 }
 
-task<result<void, std::string>> broker::start_on_shard(unsigned shard_id) {
-    shard_services& mine = _services[shard_id];
-    for (const service_factory& factory : _factories) {
-        std::unique_ptr<service> instance = factory(shard_id);
-        TL_ASSERT(instance != nullptr, "service factory returned nothing");
-        auto started = co_await instance->start();
-        if (!started) {
-            // A service whose start() failed cleaned up after itself; the
-            // ones before it are running and must stop.
-            const std::string message = fmt::format("service {} on shard {}: {}", instance->name(),
-                                                    shard_id, started.error());
-            instance.reset();
-            co_await stop_on_shard(shard_id);
-            co_return failure{message};
-        }
-        mine.push_back(std::move(instance));
+task<result<void, std::string>> broker::start_on_shard(unsigned shard_id, size_t layer) {
+    std::unique_ptr<service> instance = _factories[layer](shard_id);
+    TL_ASSERT(instance != nullptr, "service factory returned nothing");
+    auto started = co_await instance->start();
+    if (!started) {
+        // A service whose start() failed cleaned up after itself.
+        const std::string message =
+            fmt::format("service {} on shard {}: {}", instance->name(), shard_id, started.error());
+        instance.reset();
+        co_return failure{message};
     }
+    _services[shard_id].push_back(std::move(instance));
     co_return result<void, std::string>{};
 }
 
-task<void> broker::stop_on_shard(unsigned shard_id) {
+task<void> broker::stop_on_shard(unsigned shard_id, size_t layer) {
     shard_services& mine = _services[shard_id];
-    while (!mine.empty()) {
-        co_await mine.back()->stop();
-        mine.pop_back();
-    }
-    mine = shard_services{};  // free the vector's storage here, on its shard
+    if (mine.size() <= layer) co_return;
+    co_await mine.back()->stop();
+    mine.pop_back();
+    if (mine.empty()) mine = shard_services{};  // free the vector's storage here, on its shard
 }
 
 bool broker::stop_services_before(std::chrono::steady_clock::time_point deadline) {
     auto done = std::make_shared<std::promise<void>>();
     auto finished = done->get_future();
     std::thread helper([this, done] {
-        for (unsigned id = _smp->shard_count(); id-- > 0;) {
-            _smp->run_on(id, [this, id] { return stop_on_shard(id); });
+        // The reverse of start(): the last layer first, on every shard.
+        for (size_t layer = _factories.size(); layer-- > 0;) {
+            for (unsigned id = _smp->shard_count(); id-- > 0;) {
+                _smp->run_on(id, [this, id, layer] { return stop_on_shard(id, layer); });
+            }
         }
         done->set_value();
     });

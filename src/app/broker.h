@@ -9,7 +9,9 @@
 //
 // A service instance is created, started, stopped and destroyed on its own
 // shard (memory made on a shard is freed there). Services start in the order
-// they were added, shard 0 first, and stop in the reverse order.
+// they were added, each on every shard (shard 0 first) before the next one,
+// so a service may use those added before it on any shard; they stop in the
+// reverse order.
 //
 // Called from the control thread (main), never from a shard: start() and
 // stop() block on smp::run_on().
@@ -84,8 +86,9 @@ private:
     enum class state : uint8_t { created, running, stopped, abandoned };
     using shard_services = std::vector<std::unique_ptr<service>>;
 
-    task<result<void, std::string>> start_on_shard(unsigned shard_id);
-    task<void> stop_on_shard(unsigned shard_id);
+    task<result<void, std::string>> start_on_shard(unsigned shard_id, size_t layer);
+    // Stops the shard's instance of service `layer` if it is running.
+    task<void> stop_on_shard(unsigned shard_id, size_t layer);
     // Stops the services of every shard from a helper thread, so that a hung
     // service cannot hold the caller past `deadline`; false on timeout.
     bool stop_services_before(std::chrono::steady_clock::time_point deadline);

@@ -236,10 +236,10 @@ TEST(broker, services_start_and_stop_on_their_own_shard_in_order) {
     EXPECT_EQ(daemon.shard_count(), 2u);
     EXPECT_EQ(daemon.stop(), stop_outcome::stopped);
     EXPECT_FALSE(daemon.is_running());
-    EXPECT_THAT(log.events(), ElementsAre("create a 0", "start a 0", "create b 0", "start b 0",  //
-                                          "create a 1", "start a 1", "create b 1", "start b 1",  //
-                                          "stop b 1", "destroy b 1", "stop a 1", "destroy a 1",  //
-                                          "stop b 0", "destroy b 0", "stop a 0", "destroy a 0"));
+    EXPECT_THAT(log.events(), ElementsAre("create a 0", "start a 0", "create a 1", "start a 1",  //
+                                          "create b 0", "start b 0", "create b 1", "start b 1",  //
+                                          "stop b 1", "destroy b 1", "stop b 0", "destroy b 0",  //
+                                          "stop a 1", "destroy a 1", "stop a 0", "destroy a 0"));
 }
 
 TEST(broker, a_failed_start_stops_what_had_started) {
@@ -252,10 +252,10 @@ TEST(broker, a_failed_start_stops_what_had_started) {
     EXPECT_EQ(started.error(), "service b on shard 1: refused on purpose");
     EXPECT_FALSE(daemon.is_running());
     EXPECT_FALSE(daemon.is_abandoned());
-    EXPECT_THAT(log.events(), ElementsAre("create a 0", "start a 0", "create b 0", "start b 0",  //
-                                          "create a 1", "start a 1", "create b 1", "start b 1",  //
-                                          "destroy b 1", "stop a 1", "destroy a 1",              //
-                                          "stop b 0", "destroy b 0", "stop a 0", "destroy a 0"));
+    EXPECT_THAT(log.events(), ElementsAre("create a 0", "start a 0", "create a 1", "start a 1",  //
+                                          "create b 0", "start b 0", "create b 1", "start b 1",  //
+                                          "destroy b 1", "stop b 0", "destroy b 0",              //
+                                          "stop a 1", "destroy a 1", "stop a 0", "destroy a 0"));
 }
 
 TEST(broker, destroying_a_running_broker_stops_it) {
