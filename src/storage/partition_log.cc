@@ -649,6 +649,17 @@ std::shared_ptr<partition_log::segment> partition_log::active_for(size_t batch_b
     return next;
 }
 
+void partition_log::reconfigure(const log_config& topic) {
+    _config.segment_bytes = topic.segment_bytes;
+    _config.segment_ms = topic.segment_ms;
+    _config.index_interval_bytes = topic.index_interval_bytes;
+    _config.max_index_bytes = topic.max_index_bytes;
+    _config.retention_ms = topic.retention_ms;
+    _config.retention_bytes = topic.retention_bytes;
+    _config.max_batch_bytes = topic.max_batch_bytes;
+    _config.timestamps = topic.timestamps;
+}
+
 task<storage_result<append_result>> partition_log::append(std::span<const std::byte> batch) {
     if (_closing) co_return failure{storage_error{storage_errc::closed, {}, _directory}};
     if (_offline) co_return failure{storage_error{storage_errc::log_offline, _offline->io,

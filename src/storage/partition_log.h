@@ -116,6 +116,13 @@ public:
     // DeleteRecords: moves the log start offset to `new_start` (at most the
     // high watermark), persists it, and deletes segments wholly below it.
     task<storage_result<int64_t>> truncate_prefix(int64_t new_start);
+    // Applies changed topic configs (segment.bytes, segment.ms, retention.*,
+    // max.message.bytes, message.timestamp.type, index settings): sizes and
+    // ages bound the next roll, retention the next check, the rest the next
+    // append. Flush, cache and free-space settings stay as opened.
+    void reconfigure(const log_config& topic);
+    const log_config& config() const noexcept { return _config; }
+
     // Writes and syncs everything pending, trims the active segment to its
     // size and closes every file. Appends after close fail with `closed`.
     task<void> close();
@@ -179,7 +186,7 @@ private:
     disk& _disk;
     executor& _executor;
     const std::string _directory;
-    const log_config _config;
+    log_config _config;
 
     // Shared: a reader or the flusher keeps the segment it works on alive across
     // suspensions even if retention drops it meanwhile (its file closes when

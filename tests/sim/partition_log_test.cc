@@ -253,6 +253,26 @@ TEST(partition_log, log_append_time_rewrites_timestamp_and_crc) {
     run_void(f.executor, log->close());
 }
 
+TEST(partition_log, reconfigure_applies_topic_configs_to_the_next_appends_and_rolls) {
+    fixture f;
+    auto log = f.open(test_config());
+    EXPECT_EQ(f.append(*log, make_batch(0, 8000)).base_offset, 0);
+    EXPECT_EQ(log->segment_count(), 1u);
+    log_config changed = log->config();
+    changed.max_batch_bytes = 4096;
+    changed.timestamps = timestamp_type::log_append_time;
+    changed.segment_bytes = log_config::min_segment_bytes;
+    log->reconfigure(changed);
+    auto large = run_task(f.executor, log->append(make_batch(1, 8000)));
+    ASSERT_FALSE(large.ok());
+    EXPECT_EQ(large.error().code, storage_errc::batch_too_large);
+    const auto stamped = f.append(*log, make_batch(2));
+    EXPECT_EQ(stamped.log_append_time_ms, f.executor.wall_time_ms());
+    for (int i = 3; i < 80; ++i) f.append(*log, make_batch(i, 1000));
+    EXPECT_GT(log->segment_count(), 1u);  // the smaller segment.bytes rolled the log
+    run_void(f.executor, log->close());
+}
+
 TEST(partition_log, a_full_disk_refuses_appends_until_space_returns) {
     fixture f;
     auto log = f.open(test_config());
