@@ -12,6 +12,12 @@
 
 namespace tl::storage {
 
+// What batches already stored may be: max.message.bytes bounds appends only.
+// An operator who lowers it must not make recovery or reads take older,
+// larger batches for corrupt ones. (Scans check a batch's length against the
+// file's end before reading it, so this bound costs no memory.)
+constexpr size_t stored_batch_bytes_max = size_t{1} << 31;
+
 struct partition_log::segment {
     int64_t base_offset = 0;
     std::string path;
@@ -423,7 +429,7 @@ task<storage_result<void>> partition_log::recover_tail(segment& s, shutdown_stat
         if (*resumed) co_return storage_result<void>{};
     }
     auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
-    batch_scanner scanner(_disk, *s.file, s.path, 0, *file_size, _config.max_batch_bytes,
+    batch_scanner scanner(_disk, *s.file, s.path, 0, *file_size, stored_batch_bytes_max,
                           {s.base_offset, std::numeric_limits<int64_t>::max()});
     int64_t expected_offset = s.base_offset;
     for (;;) {
@@ -461,7 +467,7 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
     auto& [offsets, times] = *loaded;
     const uint32_t rescan = index_builder::resume_rescan_position(offsets, times);
     if (rescan > file_size) co_return false;
-    batch_scanner scanner(_disk, *s.file, s.path, rescan, file_size, _config.max_batch_bytes,
+    batch_scanner scanner(_disk, *s.file, s.path, rescan, file_size, stored_batch_bytes_max,
                           {s.base_offset, std::numeric_limits<int64_t>::max()});
     std::optional<int64_t> expected_offset;
     timestamp_offset largest{no_timestamp, s.base_offset};
@@ -611,7 +617,7 @@ task<storage_result<void>> partition_log::ensure_index(segment& s) {
         if (!s.file) s.file = std::move(*opened);
     }
     auto builder = std::make_unique<index_builder>(s.base_offset, index_settings());
-    batch_scanner scanner(_disk, *s.file, s.path, 0, s.size_bytes, _config.max_batch_bytes,
+    batch_scanner scanner(_disk, *s.file, s.path, 0, s.size_bytes, stored_batch_bytes_max,
                           {s.base_offset, s.next_offset});
     for (;;) {
         auto next = co_await scanner.next();
@@ -647,6 +653,12 @@ std::shared_ptr<partition_log::segment> partition_log::active_for(size_t batch_b
     next->path = segment_path(_next_offset);
     _segments.push_back(next);
     return next;
+}
+
+int64_t partition_log::max_timestamp_ms() const noexcept {
+    int64_t largest = no_timestamp;
+    for (const auto& s : _segments) largest = std::max(largest, s->max_timestamp_ms);
+    return largest;
 }
 
 void partition_log::reconfigure(const log_config& topic) {
@@ -1029,7 +1041,7 @@ task<storage_result<void>> partition_log::read_from_disk(const read_request& req
         const uint64_t start = s.index->offsets().lookup(from_offset).position;
         out.batches.reserve(std::min<size_t>(request.max_bytes, 16 << 20));
         // The index entry may sit up to an index interval before the offset.
-        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, _config.max_batch_bytes,
+        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, stored_batch_bytes_max,
                               {s.base_offset, s.next_offset},
                               request.max_bytes + 2 * _config.index_interval_bytes);
         for (;;) {
@@ -1084,7 +1096,7 @@ task<storage_result<std::optional<timestamp_lookup>>> partition_log::offset_for_
             if (!opened) co_return failure{io_failure(opened.error(), s.path)};
             if (!s.file) s.file = std::move(*opened);
         }
-        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, _config.max_batch_bytes,
+        batch_scanner scanner(_disk, *s.file, s.path, start, s.written_bytes, stored_batch_bytes_max,
                               {s.base_offset, s.next_offset});
         for (;;) {
             auto next = co_await scanner.next();

@@ -127,6 +127,9 @@ public:
     // size and closes every file. Appends after close fail with `closed`.
     task<void> close();
 
+    // The largest record timestamp in the log (no_timestamp when empty), as
+    // the segments know it; ListOffsets MAX_TIMESTAMP looks it up by time.
+    int64_t max_timestamp_ms() const noexcept;
     int64_t log_start_offset() const noexcept { return _log_start_offset; }
     int64_t high_watermark() const noexcept { return _durable_end_offset; }
     int64_t log_end_offset() const noexcept { return _next_offset; }

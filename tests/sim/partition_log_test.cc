@@ -273,6 +273,24 @@ TEST(partition_log, reconfigure_applies_topic_configs_to_the_next_appends_and_ro
     run_void(f.executor, log->close());
 }
 
+TEST(partition_log, lowering_max_message_bytes_keeps_larger_stored_batches) {
+    fixture f;
+    int64_t end = 0;
+    {
+        auto log = f.open(test_config());
+        f.append(*log, make_batch(0, 20000));
+        end = f.append(*log, make_batch(1, 100)).last_offset + 1;
+        run_void(f.executor, log->close());
+    }
+    auto smaller = test_config();
+    smaller.max_batch_bytes = 4096;
+    auto log = f.open(smaller);
+    EXPECT_EQ(log->recovery().bytes_truncated, 0u);
+    EXPECT_EQ(log->high_watermark(), end);
+    EXPECT_EQ(headers_of(f.read(*log, 0)).size(), 2u);
+    run_void(f.executor, log->close());
+}
+
 TEST(partition_log, a_full_disk_refuses_appends_until_space_returns) {
     fixture f;
     auto log = f.open(test_config());
