@@ -1,0 +1,263 @@
+#include "cluster/controller.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "reactor/shard.h"
+#include "reactor/submit_to.h"
+
+namespace tl::cluster {
+
+// Holds the controller for one change at a time.
+class controller::exclusive {
+public:
+    explicit exclusive(controller& c) noexcept : _c(c) {}
+    exclusive(const exclusive&) = delete;
+    exclusive& operator=(const exclusive&) = delete;
+    ~exclusive() {
+        if (_held) {
+            _c._busy = false;
+            _c._free.notify_all();
+        }
+    }
+    task<void> acquire() {
+        while (_c._busy) co_await _c._free.wait();
+        _c._busy = true;
+        _held = true;
+    }
+
+private:
+    controller& _c;
+    bool _held = false;
+};
+
+controller::controller(storage::disk& disk, controller_settings settings,
+                       std::span<partition_manager* const> managers)
+    : _disk(disk),
+      _settings(std::move(settings)),
+      _managers(managers),
+      _random(std::random_device{}()) {}
+
+topic_id controller::fresh_topic_id() {
+    for (;;) {
+        topic_id id = uuid::random(_random);
+        if (_image == nullptr || _image->find(id) == nullptr) return id;
+    }
+}
+
+task<result<void, std::string>> controller::start() {
+    auto loaded = co_await load_metadata(_disk, _settings.data_dir);
+    if (!loaded) {
+        co_return failure{fmt::format("cluster metadata in {}: {}", _settings.data_dir,
+                                      loaded.error().message())};
+    }
+    metadata_snapshot snapshot;
+    if (loaded->has_value()) {
+        snapshot = std::move(**loaded);
+        // Configs persisted by an older release must still validate.
+        for (const topic_record& t : snapshot.topics) {
+            if (auto config = topic_config::from_overrides(t.configs); !config) {
+                co_return failure{fmt::format("topic {}: stored config {}: {}", t.name,
+                                              config.error().name, config.error().message)};
+            }
+        }
+    } else {
+        snapshot.version = 0;
+        snapshot.cluster_id = make_cluster_id(_random);
+        if (auto saved = co_await save_metadata(_disk, _settings.data_dir, snapshot); !saved) {
+            co_return failure{fmt::format("cluster metadata in {}: {}", _settings.data_dir,
+                                          saved.error().message())};
+        }
+    }
+    _image = std::make_shared<const metadata_image>(snapshot, _settings.defaults,
+                                                    _settings.storage_base,
+                                                    _settings.shard_count);
+    spdlog::info("cluster {}: {} topics (metadata version {})", snapshot.cluster_id,
+                 snapshot.topics.size(), snapshot.version);
+    co_return result<void, std::string>{};
+}
+
+task<controller_error> controller::commit(metadata_snapshot next) {
+    next.version = _image->version() + 1;
+    if (auto saved = co_await save_metadata(_disk, _settings.data_dir, next); !saved) {
+        spdlog::error("cluster metadata: cannot persist version {}: {}", next.version,
+                      saved.error().message());
+        co_return controller_error{controller_errc::storage_failure,
+                                   "the broker could not persist the change"};
+    }
+    auto image = std::make_shared<const metadata_image>(next, _settings.defaults,
+                                                        _settings.storage_base,
+                                                        _settings.shard_count);
+    _image = image;
+    for (unsigned s = 0; s < _managers.size(); ++s) {
+        partition_manager* manager = _managers[s];
+        auto applied = co_await reactor::submit_to(
+            s, [manager, image]() { return manager->apply(image); });
+        if (!applied) spdlog::error("shard {}: {}", s, applied.error());
+    }
+    co_return controller_error{};
+}
+
+controller_error controller::check_new_topic(const new_topic& t,
+                                             const metadata_snapshot& base) const {
+    if (auto valid = validate_topic_name(t.name); !valid) {
+        return {controller_errc::invalid_topic_name, valid.error()};
+    }
+    if (std::ranges::any_of(base.topics, [&](const topic_record& r) { return r.name == t.name; })) {
+        return {controller_errc::topic_already_exists,
+                fmt::format("Topic '{}' already exists.", t.name)};
+    }
+    if (t.partitions <= 0 || t.partitions > _settings.max_partitions_per_topic) {
+        return {controller_errc::invalid_partitions,
+                fmt::format("Number of partitions must be between 1 and {}, got {}.",
+                            _settings.max_partitions_per_topic, t.partitions)};
+    }
+    if (t.replication_factor != 1) {
+        return {controller_errc::invalid_replication_factor,
+                fmt::format("Replication factor must be 1 on a single-node cluster, got {}.",
+                            t.replication_factor)};
+    }
+    if (auto config = topic_config::from_overrides(t.configs); !config) {
+        return {controller_errc::invalid_config, config.error().message};
+    }
+    return {};
+}
+
+task<std::vector<topic_change_outcome>> controller::create_topics(std::vector<new_topic> topics,
+                                                                  bool validate_only) {
+    exclusive lock(*this);
+    co_await lock.acquire();
+    std::vector<topic_change_outcome> out(topics.size());
+    metadata_snapshot next = _image->snapshot();
+    bool changed = false;
+    for (size_t i = 0; i < topics.size(); ++i) {
+        new_topic& t = topics[i];
+        out[i].error = check_new_topic(t, next);
+        if (out[i].error.code != controller_errc::none || validate_only) continue;
+        topic_record record;
+        record.name = t.name;
+        record.id = fresh_topic_id();
+        record.partition_count = t.partitions;
+        auto config = topic_config::from_overrides(t.configs);
+        record.configs.insert(config->overrides().begin(), config->overrides().end());
+        out[i].id = record.id;
+        next.topics.push_back(std::move(record));
+        changed = true;
+    }
+    if (changed) {
+        const controller_error committed = co_await commit(std::move(next));
+        if (committed.code != controller_errc::none) {
+            for (auto& o : out) {
+                if (o.error.code == controller_errc::none) o.error = committed;
+            }
+        } else {
+            for (size_t i = 0; i < topics.size(); ++i) {
+                if (out[i].error.code == controller_errc::none) {
+                    spdlog::info("topic {} created: {} partitions", topics[i].name,
+                                 topics[i].partitions);
+                }
+            }
+        }
+    }
+    co_return out;
+}
+
+task<std::vector<topic_change_outcome>> controller::delete_topics(std::vector<std::string> names) {
+    exclusive lock(*this);
+    co_await lock.acquire();
+    std::vector<topic_change_outcome> out(names.size());
+    metadata_snapshot next = _image->snapshot();
+    bool changed = false;
+    for (size_t i = 0; i < names.size(); ++i) {
+        const auto it = std::ranges::find(next.topics, names[i], &topic_record::name);
+        if (it == next.topics.end()) {
+            out[i].error = {controller_errc::unknown_topic,
+                            "This server does not host this topic-partition."};
+            continue;
+        }
+        out[i].id = it->id;
+        next.topics.erase(it);
+        changed = true;
+    }
+    if (changed) {
+        const controller_error committed = co_await commit(std::move(next));
+        for (size_t i = 0; i < names.size(); ++i) {
+            if (out[i].error.code != controller_errc::none) continue;
+            if (committed.code != controller_errc::none) {
+                out[i].error = committed;
+            } else {
+                spdlog::info("topic {} deleted", names[i]);
+            }
+        }
+    }
+    co_return out;
+}
+
+task<std::vector<controller_error>> controller::create_partitions(
+    std::vector<partition_increase> changes, bool validate_only) {
+    exclusive lock(*this);
+    co_await lock.acquire();
+    std::vector<controller_error> out(changes.size());
+    metadata_snapshot next = _image->snapshot();
+    bool changed = false;
+    for (size_t i = 0; i < changes.size(); ++i) {
+        const auto it = std::ranges::find(next.topics, changes[i].name, &topic_record::name);
+        if (it == next.topics.end()) {
+            out[i] = {controller_errc::unknown_topic,
+                      fmt::format("Topic '{}' does not exist.", changes[i].name)};
+            continue;
+        }
+        const int32_t count = changes[i].count;
+        if (count <= it->partition_count) {
+            out[i] = {controller_errc::invalid_partitions,
+                      fmt::format("Topic currently has {} partitions, which is higher than or "
+                                  "equal to the requested {}.",
+                                  it->partition_count, count)};
+            continue;
+        }
+        if (count > _settings.max_partitions_per_topic) {
+            out[i] = {controller_errc::invalid_partitions,
+                      fmt::format("Number of partitions must be at most {}, got {}.",
+                                  _settings.max_partitions_per_topic, count)};
+            continue;
+        }
+        if (validate_only) continue;
+        it->partition_count = count;
+        changed = true;
+    }
+    if (changed) {
+        const controller_error committed = co_await commit(std::move(next));
+        if (committed.code != controller_errc::none) {
+            for (auto& o : out) {
+                if (o.code == controller_errc::none) o = committed;
+            }
+        }
+    }
+    co_return out;
+}
+
+task<controller_error> controller::alter_config(std::string name, config_edit edit,
+                                                bool validate_only) {
+    exclusive lock(*this);
+    co_await lock.acquire();
+    metadata_snapshot next = _image->snapshot();
+    const auto it = std::ranges::find(next.topics, name, &topic_record::name);
+    if (it == next.topics.end()) {
+        co_return controller_error{controller_errc::unknown_topic,
+                                   fmt::format("Topic '{}' does not exist.", name)};
+    }
+    auto current = topic_config::from_overrides(it->configs);
+    TL_ASSERT(current.ok(), "stored topic config no longer validates");
+    auto edited = edit(*current);
+    if (!edited) co_return controller_error{controller_errc::invalid_config,
+                                            edited.error().message};
+    if (validate_only || *edited == *current) co_return controller_error{};
+    it->configs.clear();
+    it->configs.insert(edited->overrides().begin(), edited->overrides().end());
+    co_return co_await commit(std::move(next));
+}
+
+}  // namespace tl::cluster

@@ -1,0 +1,113 @@
+// The controller: the one place topic metadata changes.
+//
+// Runs on shard 0 (controller_shard); every other shard reaches it with
+// submit_to. Changes are serialised: each one validates against the current
+// snapshot, persists the next snapshot (metadata_store: a crash leaves the
+// old one or the new one), builds the next image and hands it to every
+// shard's partition manager, and only then answers — so a client that
+// created a topic can produce to it at once, and a deleted topic's logs are
+// gone before its name can be reused. The Raft controller replaces the local
+// store later; this interface stays.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/task.h"
+#include "cluster/metadata_image.h"
+#include "cluster/partition_manager.h"
+#include "reactor/condition.h"
+#include "storage/disk.h"
+
+namespace tl::cluster {
+
+inline constexpr unsigned controller_shard = 0;
+
+enum class controller_errc : uint8_t {
+    none,
+    topic_already_exists,
+    unknown_topic,
+    invalid_topic_name,
+    invalid_partitions,
+    invalid_replication_factor,
+    invalid_config,
+    storage_failure,  // the snapshot could not be persisted
+};
+
+struct controller_error {
+    controller_errc code = controller_errc::none;
+    std::string message;  // for the client's error_message
+};
+
+struct controller_settings {
+    std::string data_dir;
+    unsigned shard_count = 1;
+    int32_t node_id = 0;
+    topic_defaults defaults;
+    storage::log_config storage_base;  // flush mode, cache, free-space floor
+    int32_t max_partitions_per_topic = 100'000;
+};
+
+struct new_topic {
+    std::string name;
+    int32_t partitions = 1;
+    int16_t replication_factor = 1;
+    std::map<std::string, std::string, std::less<>> configs;
+};
+
+struct topic_change_outcome {
+    controller_error error;
+    topic_id id;  // of the topic created or deleted
+};
+
+// Edits a topic's config for AlterConfigs / IncrementalAlterConfigs: given
+// the current config, returns the next one (or the error to answer).
+using config_edit = std::function<result<topic_config, config_error>(const topic_config&)>;
+
+class controller {
+public:
+    controller(storage::disk& disk, controller_settings settings,
+               std::span<partition_manager* const> managers);
+
+    // Loads the persisted snapshot (or starts an empty cluster with a fresh
+    // cluster id). Call once, on the controller shard, before anything else.
+    task<result<void, std::string>> start();
+
+    [[nodiscard]] std::shared_ptr<const metadata_image> image() const { return _image; }
+
+    task<std::vector<topic_change_outcome>> create_topics(std::vector<new_topic> topics,
+                                                          bool validate_only);
+    task<std::vector<topic_change_outcome>> delete_topics(std::vector<std::string> names);
+    struct partition_increase {
+        std::string name;
+        int32_t count = 0;
+    };
+    task<std::vector<controller_error>> create_partitions(std::vector<partition_increase> changes,
+                                                          bool validate_only);
+    task<controller_error> alter_config(std::string name, config_edit edit, bool validate_only);
+
+    [[nodiscard]] const controller_settings& settings() const noexcept { return _settings; }
+
+private:
+    class exclusive;
+    task<controller_error> commit(metadata_snapshot next);
+    topic_id fresh_topic_id();
+    controller_error check_new_topic(const new_topic& t, const metadata_snapshot& base) const;
+
+    storage::disk& _disk;
+    const controller_settings _settings;
+    std::span<partition_manager* const> _managers;
+    std::shared_ptr<const metadata_image> _image;
+    std::mt19937_64 _random;
+    bool _busy = false;
+    reactor::condition _free;
+};
+
+}  // namespace tl::cluster
