@@ -1,0 +1,46 @@
+// Kafka's error codes (the ones the broker answers with), by their wire value.
+// Names follow Kafka's Errors.java in snake_case.
+#pragma once
+
+#include <cstdint>
+
+namespace tl::kafka {
+
+enum class error_code : int16_t {
+    unknown_server_error = -1,
+    none = 0,
+    offset_out_of_range = 1,
+    corrupt_message = 2,
+    unknown_topic_or_partition = 3,
+    invalid_fetch_size = 4,
+    leader_not_available = 5,
+    not_leader_or_follower = 6,
+    request_timed_out = 7,
+    message_too_large = 10,
+    invalid_topic_exception = 17,
+    record_list_too_large = 18,
+    invalid_required_acks = 21,
+    topic_authorization_failed = 29,
+    unsupported_version = 35,
+    topic_already_exists = 36,
+    invalid_partitions = 37,
+    invalid_replication_factor = 38,
+    invalid_replica_assignment = 39,
+    invalid_config = 40,
+    not_controller = 41,
+    invalid_request = 42,
+    policy_violation = 44,
+    kafka_storage_error = 56,
+    unknown_producer_id = 59,
+    unsupported_compression_type = 76,
+    unknown_leader_epoch = 75,
+    fenced_leader_epoch = 74,
+    invalid_record = 87,
+    fetch_session_id_not_found = 70,
+    unknown_topic_id = 100,
+    inconsistent_topic_id = 103,
+};
+
+[[nodiscard]] constexpr int16_t code(error_code e) noexcept { return static_cast<int16_t>(e); }
+
+}  // namespace tl::kafka

@@ -1,0 +1,82 @@
+// What the Kafka handlers of one shard work with: the broker's identity and
+// Kafka settings, this shard's partition manager (and so its metadata image),
+// every shard's manager (to hop to a partition's owner) and the controller.
+//
+//   const auto& image = *context.image();                  // this shard's view
+//   unsigned owner = topic->owners[p];
+//   auto r = co_await reactor::submit_to(owner, [&] { return context.manager(owner).append(...); });
+//
+// One per shard; built by the app when the shard starts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "cluster/controller.h"
+#include "cluster/metadata_image.h"
+#include "cluster/partition_manager.h"
+#include "kafka/protocol/error_code.h"
+#include "kafka/protocol/types.h"
+#include "kafka/server/connection.h"
+
+namespace tl::kafka {
+
+struct kafka_settings {
+    int32_t node_id = 0;
+    std::string advertised_host = "127.0.0.1";  // what Metadata returns
+    int32_t advertised_port = 9092;
+    bool auto_create_topics = true;  // auto.create.topics.enable
+    int32_t num_partitions = 1;      // num.partitions, for auto-created topics
+    connection_limits limits;
+};
+
+class broker_context {
+public:
+    broker_context(const kafka_settings& settings, unsigned shard_id,
+                   std::span<cluster::partition_manager* const> managers,
+                   cluster::controller* const* controller)
+        : _settings(settings), _shard_id(shard_id), _managers(managers), _controller(controller) {}
+
+    [[nodiscard]] const kafka_settings& settings() const noexcept { return _settings; }
+    [[nodiscard]] unsigned shard_id() const noexcept { return _shard_id; }
+    [[nodiscard]] cluster::partition_manager& local() const noexcept {
+        return *_managers[_shard_id];
+    }
+    // Only to be called (or captured) for use on shard `shard`.
+    [[nodiscard]] cluster::partition_manager& manager(unsigned shard) const noexcept {
+        return *_managers[shard];
+    }
+    // Only for use on cluster::controller_shard.
+    [[nodiscard]] cluster::controller& controller() const noexcept { return **_controller; }
+    // This shard's current metadata; hold the pointer across suspensions.
+    [[nodiscard]] std::shared_ptr<const cluster::metadata_image> image() const noexcept {
+        return local().image();
+    }
+
+private:
+    const kafka_settings& _settings;
+    unsigned _shard_id;
+    std::span<cluster::partition_manager* const> _managers;
+    cluster::controller* const* _controller;
+};
+
+// Topic ids cross the cluster/kafka boundary as the same 16 bytes.
+[[nodiscard]] inline uuid to_uuid(const cluster::topic_id& id) noexcept {
+    uuid out;
+    out.bytes = id.bytes;
+    return out;
+}
+[[nodiscard]] inline cluster::topic_id to_topic_id(const uuid& id) noexcept {
+    cluster::topic_id out;
+    out.bytes = id.bytes;
+    return out;
+}
+
+// Kafka's answer for a failed partition operation.
+[[nodiscard]] error_code to_error_code(const cluster::partition_error& error) noexcept;
+[[nodiscard]] error_code to_error_code(storage::batch_errc error) noexcept;
+[[nodiscard]] error_code to_error_code(cluster::controller_errc error) noexcept;
+
+}  // namespace tl::kafka

@@ -1,0 +1,69 @@
+#include "kafka/server/dispatcher.h"
+
+#include <algorithm>
+#include <array>
+
+#include "kafka/messages/api_table.h"
+#include "kafka/server/handlers/handlers.h"
+
+namespace tl::kafka {
+namespace {
+
+struct api_entry {
+    api_version_range versions;
+    handler_fn handler;
+};
+
+// Produce and Fetch start where record batches (magic 2) do: v3 and v4.
+// Older versions carry the legacy message formats, which Tidelog never
+// stores. Everything else: the whole range Kafka 3.8 serves.
+constexpr auto api_table = std::to_array<api_entry>({
+    {{api_keys::produce, 3, 11}, handle_produce},
+    {{api_keys::fetch, 4, 16}, handle_fetch},
+    {{api_keys::list_offsets, 0, 8}, handle_list_offsets},
+    {{api_keys::metadata, 0, 12}, handle_metadata},
+    {{api_keys::api_versions, 0, 3}, handle_api_versions},
+});
+
+constexpr std::array<api_version_range, api_table.size()> ranges() {
+    std::array<api_version_range, api_table.size()> out{};
+    for (size_t i = 0; i < api_table.size(); ++i) out[i] = api_table[i].versions;
+    return out;
+}
+constexpr auto implemented = ranges();
+
+const api_entry* find_entry(int16_t api_key) noexcept {
+    const auto it = std::ranges::find(api_table, api_key,
+                                      [](const api_entry& e) { return e.versions.api_key; });
+    return it == api_table.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::span<const api_version_range> implemented_apis() noexcept { return implemented; }
+
+broker_dispatcher::broker_dispatcher(broker_context& context) : _context(context) {}
+
+bool broker_dispatcher::serves(int16_t api_key, int16_t api_version) const noexcept {
+    const api_entry* entry = find_entry(api_key);
+    return entry != nullptr && api_version >= entry->versions.min_version &&
+           api_version <= entry->versions.max_version;
+}
+
+task<response> broker_dispatcher::handle(request_context& request) {
+    const api_entry* entry = find_entry(request.api_key());
+    TL_ASSERT(entry != nullptr, "dispatching an API that is not served");
+    co_return co_await entry->handler(_context, request);
+}
+
+std::vector<std::byte> broker_dispatcher::unsupported_api_versions(int32_t correlation_id) const {
+    api_versions_response body;
+    body.error_code = code(error_code::unsupported_version);
+    body.api_keys = advertised_api_versions(implemented_apis());
+    writer w;
+    encode_response_frame(w, correlation_id, 0, body);
+    TL_ASSERT(w.ok(), "ApiVersions v0 always encodes");
+    return std::move(w).take();
+}
+
+}  // namespace tl::kafka

@@ -1,0 +1,51 @@
+// One handler per Kafka API, each in its own file beside this one. A handler
+// decodes its request (decode_or_close), does the work — hopping to
+// partition owners or the controller with submit_to — and returns the encoded
+// response frame (make_response). Strings in a response message view storage
+// that the handler keeps alive until make_response returns.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include "kafka/protocol/frame.h"
+#include "kafka/server/broker_context.h"
+#include "kafka/server/connection.h"
+
+namespace tl::kafka {
+
+// Encodes `body` as the response to `request`; a body that cannot be encoded
+// in the request's version is a handler bug: logged, and the connection closed.
+template <typename M>
+[[nodiscard]] response make_response(const request_context& request, const M& body) {
+    writer w;
+    encode_response_frame(w, request.correlation_id(), request.api_version(), body);
+    if (!w.ok()) {
+        spdlog::error("kafka: cannot encode {} v{}: {}", M::message_name, request.api_version(),
+                      to_string(w.error()));
+        return response::close_connection();
+    }
+    return response::of(std::move(w).take());
+}
+
+using handler_fn = task<response> (*)(broker_context&, request_context&);
+
+task<response> handle_api_versions(broker_context&, request_context&);
+task<response> handle_metadata(broker_context&, request_context&);
+task<response> handle_produce(broker_context&, request_context&);
+task<response> handle_fetch(broker_context&, request_context&);
+task<response> handle_list_offsets(broker_context&, request_context&);
+task<response> handle_create_topics(broker_context&, request_context&);
+task<response> handle_delete_topics(broker_context&, request_context&);
+task<response> handle_create_partitions(broker_context&, request_context&);
+task<response> handle_delete_records(broker_context&, request_context&);
+task<response> handle_describe_configs(broker_context&, request_context&);
+task<response> handle_alter_configs(broker_context&, request_context&);
+task<response> handle_incremental_alter_configs(broker_context&, request_context&);
+task<response> handle_describe_cluster(broker_context&, request_context&);
+task<response> handle_offset_for_leader_epoch(broker_context&, request_context&);
+
+// Auto-creates `names` (Metadata with allow_auto_topic_creation) with the
+// broker's num.partitions; topics that exist meanwhile are fine.
+task<void> auto_create_topics(broker_context& context, std::vector<std::string> names);
+
+}  // namespace tl::kafka
