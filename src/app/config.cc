@@ -20,6 +20,8 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "cluster/topic_config.h"
+
 namespace tl::app {
 namespace {
 
@@ -96,6 +98,17 @@ std::string_view enum_to_string(E value, const std::array<enum_name<E>, N>& name
     }
     TL_UNREACHABLE("enum value without a name");
 }
+
+constexpr std::array<enum_name<storage::flush_mode>, 3> flush_mode_names{{
+    {"group", storage::flush_mode::group},
+    {"interval", storage::flush_mode::interval},
+    {"none", storage::flush_mode::none},
+}};
+
+constexpr std::array<enum_name<bool>, 2> boolean_names{{
+    {"true", true},
+    {"false", false},
+}};
 
 constexpr std::array<enum_name<reactor::poll_mode>, 2> poll_mode_names{{
     {"busy", reactor::poll_mode::busy},
@@ -390,6 +403,199 @@ std::vector<config_key> build_keys() {
         },
         .render = [](const broker_config& c) { return std::string(to_string(c.log_level)); },
     });
+    keys.push_back(config_key{
+        .name = "auto_create_topics_enable",
+        .flag = "--auto-create-topics-enable",
+        .value_name = "true|false",
+        .meaning = "create a topic when a client asks Metadata for one that does not exist "
+                   "(Kafka auto.create.topics.enable)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_enum(v, boolean_names);
+            if (!parsed) return failure{parsed.error()};
+            c.auto_create_topics = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return std::string(c.auto_create_topics ? "true" : "false");
+        },
+    });
+    keys.push_back(config_key{
+        .name = "num_partitions",
+        .flag = "--num-partitions",
+        .value_name = "N",
+        .meaning = "partitions of auto-created topics and of CreateTopics asking for the "
+                   "default, 1 to 100000 (Kafka num.partitions)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<int32_t>(v, 1, 100'000);
+            if (!parsed) return failure{parsed.error()};
+            c.num_partitions = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) { return fmt::format("{}", c.num_partitions); },
+    });
+    keys.push_back(config_key{
+        .name = "socket_request_max_bytes",
+        .flag = "--socket-request-max-bytes",
+        .value_name = "BYTES",
+        .meaning = "largest request a client may send; a larger one closes its connection, "
+                   "1024 to 2147483647 (Kafka socket.request.max.bytes)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1024, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.socket_request_max_bytes = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.socket_request_max_bytes);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "connection_memory_bytes",
+        .flag = "--connection-memory-bytes",
+        .value_name = "BYTES",
+        .meaning = "requests being handled plus responses not yet sent, per connection; past "
+                   "it the broker stops reading from that client until it catches up, "
+                   "65536 to 2^40",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint64_t>(v, 65536, uint64_t{1} << 40);
+            if (!parsed) return failure{parsed.error()};
+            c.connection_memory_bytes = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.connection_memory_bytes);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "connections_max_idle_ms",
+        .flag = "--connections-max-idle-ms",
+        .value_name = "MS",
+        .meaning = "close a connection with no request in flight and no traffic for this "
+                   "long, 100 to 2147483647 (Kafka connections.max.idle.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 100, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.connections_max_idle_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.connections_max_idle_ms);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "flush_mode",
+        .flag = "--flush-mode",
+        .value_name = "group|interval|none",
+        .meaning = "when a produced batch is acknowledged: group (after the fdatasync that "
+                   "covers it; a crash loses nothing acknowledged), interval (after the "
+                   "write; fdatasync every flush_interval_ms), none (after the write; "
+                   "fdatasync only when a segment rolls)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_enum(v, flush_mode_names);
+            if (!parsed) return failure{parsed.error()};
+            c.flush_mode = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) { return std::string(to_string(c.flush_mode)); },
+    });
+    keys.push_back(config_key{
+        .name = "flush_interval_ms",
+        .flag = "--flush-interval-ms",
+        .value_name = "MS",
+        .meaning = "flush_mode interval only: the longest a written batch waits for its "
+                   "fdatasync, 1 to 3600000",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, 3'600'000);
+            if (!parsed) return failure{parsed.error()};
+            c.flush_interval_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) { return fmt::format("{}", c.flush_interval_ms); },
+    });
+    keys.push_back(config_key{
+        .name = "cache_bytes_per_shard",
+        .flag = "--cache-bytes-per-shard",
+        .value_name = "BYTES",
+        .meaning = "recently written batches each shard keeps in memory for consumers, "
+                   "0 to 2^40",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint64_t>(v, 0, uint64_t{1} << 40);
+            if (!parsed) return failure{parsed.error()};
+            c.cache_bytes_per_shard = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.cache_bytes_per_shard);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "min_free_bytes",
+        .flag = "--min-free-bytes",
+        .value_name = "BYTES",
+        .meaning = "produce is refused (KAFKA_STORAGE_ERROR) while the data directory's file "
+                   "system has less free space than this; reads go on, 0 to 2^50",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint64_t>(v, 0, uint64_t{1} << 50);
+            if (!parsed) return failure{parsed.error()};
+            c.min_free_bytes = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) { return fmt::format("{}", c.min_free_bytes); },
+    });
+    // Broker-wide defaults of topic configs, under Kafka's broker-level names.
+    struct topic_default_key {
+        std::string_view name;
+        std::string_view flag;
+        std::string_view topic_config;
+        std::string_view value_name;
+        std::string_view meaning;
+    };
+    static constexpr std::array<topic_default_key, 7> topic_default_keys{{
+        {"log_retention_ms", "--log-retention-ms", "retention.ms", "MS",
+         "default retention.ms of topics: delete whole segments older than this, -1 keeps "
+         "them (Kafka log.retention.ms)"},
+        {"log_retention_bytes", "--log-retention-bytes", "retention.bytes", "BYTES",
+         "default retention.bytes: delete the oldest segments while a partition is larger, "
+         "-1 no limit (Kafka log.retention.bytes)"},
+        {"log_segment_bytes", "--log-segment-bytes", "segment.bytes", "BYTES",
+         "default segment.bytes: roll to a new segment file past this size (Kafka "
+         "log.segment.bytes)"},
+        {"log_segment_ms", "--log-segment-ms", "segment.ms", "MS",
+         "default segment.ms: roll a segment this long after its first append (Kafka "
+         "log.roll.ms)"},
+        {"log_cleanup_policy", "--log-cleanup-policy", "cleanup.policy", "POLICY",
+         "default cleanup.policy: delete, compact, or compact,delete (Kafka "
+         "log.cleanup.policy)"},
+        {"message_max_bytes", "--message-max-bytes", "max.message.bytes", "BYTES",
+         "default max.message.bytes: the largest record batch a producer may send (Kafka "
+         "message.max.bytes)"},
+        {"log_message_timestamp_type", "--log-message-timestamp-type", "message.timestamp.type",
+         "TYPE",
+         "default message.timestamp.type: CreateTime or LogAppendTime (Kafka "
+         "log.message.timestamp.type)"},
+    }};
+    for (const topic_default_key& key : topic_default_keys) {
+        const std::string topic_name(key.topic_config);
+        keys.push_back(config_key{
+            .name = key.name,
+            .flag = key.flag,
+            .value_name = key.value_name,
+            .meaning = key.meaning,
+            .assign = [topic_name](broker_config& c, const raw_value& v) -> assign_result {
+                auto text = parse_string(v);
+                if (!text) return failure{text.error()};
+                auto valid = cluster::validate_topic_config(topic_name, *text);
+                if (!valid) return failure{valid.error().message};
+                c.topic_defaults[topic_name] = *valid;
+                return {};
+            },
+            .render = [topic_name](const broker_config& c) {
+                const auto it = c.topic_defaults.find(topic_name);
+                if (it != c.topic_defaults.end()) return quote_yaml(it->second);
+                return quote_yaml(cluster::find_topic_config(topic_name)->default_value);
+            },
+        });
+    }
     return keys;
 }
 
@@ -668,6 +874,10 @@ std::string_view to_string(reactor::poll_mode mode) {
 }
 std::string_view to_string(reactor::cpu_pinning pinning) {
     return enum_to_string(pinning, cpu_pinning_names);
+}
+
+std::string_view to_string(storage::flush_mode mode) {
+    return enum_to_string(mode, flush_mode_names);
 }
 
 }  // namespace tl::app

@@ -24,6 +24,7 @@
 
 #include "base/result.h"
 #include "reactor/shard.h"
+#include "storage/log_config.h"
 #include "uring/socket.h"
 
 namespace tl::app {
@@ -70,6 +71,22 @@ struct broker_config {
     reactor::cpu_pinning cpu_pinning = reactor::cpu_pinning::pinned;
     uint32_t shutdown_timeout_ms = 10'000;
     app::log_level log_level = app::log_level::info;
+
+    // ---- Kafka API ----
+    bool auto_create_topics = true;       // auto.create.topics.enable
+    int32_t num_partitions = 1;           // num.partitions (auto-created topics, CreateTopics -1)
+    uint32_t socket_request_max_bytes = 100 * 1024 * 1024;  // socket.request.max.bytes
+    uint64_t connection_memory_bytes = 64 * 1024 * 1024;    // per-connection budget
+    uint32_t connections_max_idle_ms = 600'000;             // connections.max.idle.ms
+
+    // ---- Storage ----
+    storage::flush_mode flush_mode = storage::flush_mode::group;
+    uint32_t flush_interval_ms = 100;            // flush_mode interval
+    uint64_t cache_bytes_per_shard = 256 * 1024 * 1024;  // read cache of each shard
+    uint64_t min_free_bytes = 1024 * 1024 * 1024;        // appends refused below this
+    // Broker-wide defaults of topic configs that the operator set, in
+    // topic-config naming ("retention.ms"): from log_retention_ms and friends.
+    std::map<std::string, std::string, std::less<>> topic_defaults;
 
     // key -> the file path or flag that last set it; keys left at their
     // built-in default are absent. Only for error messages.
@@ -149,5 +166,6 @@ reactor::reactor_options to_reactor_options(const broker_config& config);
 std::string_view to_string(log_level level);
 std::string_view to_string(reactor::poll_mode mode);
 std::string_view to_string(reactor::cpu_pinning pinning);
+std::string_view to_string(storage::flush_mode mode);
 
 }  // namespace tl::app

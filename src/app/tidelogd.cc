@@ -24,6 +24,7 @@
 #include "app/config.h"
 #include "app/data_directory.h"
 #include "app/exit_status.h"
+#include "app/node.h"
 #include "tidelog_build_config.h"
 
 namespace tl::app {
@@ -121,14 +122,19 @@ int run(std::span<const std::string_view> arguments) {
                      config->smp, usable_cpus);
     }
 
+    node_state state(*config);
     broker daemon(*config);
+    daemon.add_service(cluster_service(state));
+    daemon.add_service(kafka_service(state));
     if (auto started = daemon.start(); !started) {
         std::fprintf(stderr, "tidelogd: start-up failed: %s\n", started.error().c_str());
         if (daemon.is_abandoned()) _exit(to_int(exit_status::failure));
         return to_int(exit_status::failure);
     }
-    spdlog::info("tidelogd ready: node {}, {} shards, data {}, kafka {}", config->node_id,
-                 daemon.shard_count(), directory->path(), config->kafka_addr.text);
+    spdlog::info("tidelogd ready: node {}, {} shards, data {}, kafka {} (port {}), advertised {}:{}",
+                 config->node_id, daemon.shard_count(), directory->path(),
+                 config->kafka_addr.text, state.kafka_port.load(), state.kafka.advertised_host,
+                 state.kafka.advertised_port);
 
     const int signal_number = wait_for_shutdown_signal();
     spdlog::info("tidelogd stopping: SIG{} received", sigabbrev_np(signal_number));

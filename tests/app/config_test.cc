@@ -111,7 +111,23 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "mailbox_capacity: 64\n"
         "cpu_pinning: floating\n"
         "shutdown_timeout_ms: 2500\n"
-        "log_level: warn\n");
+        "log_level: warn\n"
+        "auto_create_topics_enable: false\n"
+        "num_partitions: 6\n"
+        "socket_request_max_bytes: 1048576\n"
+        "connection_memory_bytes: 1048576\n"
+        "connections_max_idle_ms: 5000\n"
+        "flush_mode: none\n"
+        "flush_interval_ms: 50\n"
+        "cache_bytes_per_shard: 0\n"
+        "min_free_bytes: 0\n"
+        "log_retention_ms: 3600000\n"
+        "log_retention_bytes: 1073741824\n"
+        "log_segment_bytes: 1048576\n"
+        "log_segment_ms: 60000\n"
+        "log_cleanup_policy: compact\n"
+        "message_max_bytes: 2097152\n"
+        "log_message_timestamp_type: LogAppendTime\n");
     EXPECT_EQ(config.data_dir, "/srv/tidelog");
     EXPECT_EQ(config.kafka_addr.text, "0.0.0.0:19092");
     EXPECT_EQ(config.advertised_kafka_addr.text, "broker1.example:19092");
@@ -124,6 +140,23 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.cpu_pinning, reactor::cpu_pinning::floating);
     EXPECT_EQ(config.shutdown_timeout_ms, 2500u);
     EXPECT_EQ(config.log_level, log_level::warn);
+    EXPECT_FALSE(config.auto_create_topics);
+    EXPECT_EQ(config.num_partitions, 6);
+    EXPECT_EQ(config.socket_request_max_bytes, 1048576u);
+    EXPECT_EQ(config.connection_memory_bytes, 1048576u);
+    EXPECT_EQ(config.connections_max_idle_ms, 5000u);
+    EXPECT_EQ(config.flush_mode, storage::flush_mode::none);
+    EXPECT_EQ(config.flush_interval_ms, 50u);
+    EXPECT_EQ(config.cache_bytes_per_shard, 0u);
+    EXPECT_EQ(config.min_free_bytes, 0u);
+    // Topic defaults are kept under their topic-config names, canonical.
+    EXPECT_EQ(config.topic_defaults.at("retention.ms"), "3600000");
+    EXPECT_EQ(config.topic_defaults.at("retention.bytes"), "1073741824");
+    EXPECT_EQ(config.topic_defaults.at("segment.bytes"), "1048576");
+    EXPECT_EQ(config.topic_defaults.at("segment.ms"), "60000");
+    EXPECT_EQ(config.topic_defaults.at("cleanup.policy"), "compact");
+    EXPECT_EQ(config.topic_defaults.at("max.message.bytes"), "2097152");
+    EXPECT_EQ(config.topic_defaults.at("message.timestamp.type"), "LogAppendTime");
     EXPECT_EQ(config.sources.size(), config_keys().size());
     EXPECT_EQ(config.source_of("smp"), "test.yaml");
     EXPECT_TRUE(check_config(config).ok());
@@ -134,6 +167,15 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(options.pinning, reactor::cpu_pinning::floating);
     EXPECT_EQ(options.mailbox_capacity, 64u);
     EXPECT_EQ(options.idle_spin, std::chrono::microseconds(0));
+}
+
+TEST(config_errors, topic_defaults_are_validated_like_topic_configs) {
+    EXPECT_THAT(parse_error_line("log_segment_bytes: 100\n"),
+                ::testing::StartsWith("log_segment_bytes: "));
+    EXPECT_THAT(parse_error_line("log_message_timestamp_type: Sometime\n"),
+                ::testing::StartsWith("log_message_timestamp_type: "));
+    EXPECT_THAT(parse_error_line("flush_mode: sometimes\n"),
+                ::testing::StartsWith("flush_mode: must be one of group, interval, none"));
 }
 
 TEST(config_parse, quoted_numbers_are_numbers) {

@@ -1,0 +1,177 @@
+#include "app/node.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "kafka/server/dispatcher.h"
+#include "kafka/server/server.h"
+#include "reactor/shard.h"
+#include "reactor/shard_executor.h"
+#include "reactor/submit_to.h"
+#include "storage/disk.h"
+#include "uring/buffer_pool.h"
+
+namespace tl::app {
+
+storage::log_config storage_base(const broker_config& config) {
+    storage::log_config base;
+    base.flush = config.flush_mode;
+    base.flush_interval = std::chrono::milliseconds(config.flush_interval_ms);
+    base.min_free_bytes = config.min_free_bytes;
+    return base;
+}
+
+node_state::node_state(const broker_config& c) : config(c), managers(c.smp, nullptr) {
+    kafka.node_id = c.node_id;
+    if (c.advertised_kafka_addr.is_set()) {
+        kafka.advertised_host = c.advertised_kafka_addr.host;
+        kafka.advertised_port = c.advertised_kafka_addr.port;
+    } else {
+        const std::string text = c.kafka_addr.resolved.to_string();
+        const size_t colon = text.rfind(':');
+        std::string host = text.substr(0, colon);
+        if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        kafka.advertised_host = host;
+        kafka.advertised_port = c.kafka_addr.resolved.port();
+    }
+    kafka.auto_create_topics = c.auto_create_topics;
+    kafka.num_partitions = c.num_partitions;
+    kafka.limits.max_request_bytes = c.socket_request_max_bytes;
+    kafka.limits.memory_budget_bytes = c.connection_memory_bytes;
+    kafka.limits.idle_timeout = std::chrono::milliseconds(c.connections_max_idle_ms);
+
+    controller.data_dir = c.data_dir;
+    controller.shard_count = c.smp;
+    controller.node_id = c.node_id;
+    auto defaults = cluster::topic_defaults::from_settings(c.topic_defaults);
+    TL_ASSERT(defaults.ok(), "topic defaults were validated with the config");
+    controller.defaults = std::move(*defaults);
+    controller.storage_base = storage_base(c);
+}
+
+namespace {
+
+// Registered write buffers per shard: 8 x 4 MiB (the storage engine's
+// largest write); without them (RLIMIT_MEMLOCK) writes pin pages each time.
+constexpr size_t pool_chunk_bytes = 4 * 1024 * 1024;
+constexpr size_t pool_chunks = 8;
+
+class cluster_shard final : public service {
+public:
+    cluster_shard(node_state& state, unsigned shard_id) : _state(state), _shard_id(shard_id) {}
+    std::string_view name() const noexcept override { return "cluster"; }
+
+    task<result<void, std::string>> start() override {
+        auto& ring = reactor::shard::local().io();
+        auto pool = uring::registered_buffer_pool::create(ring, pool_chunk_bytes, pool_chunks);
+        if (pool) {
+            _pool = std::move(*pool);
+        } else {
+            spdlog::warn("shard {}: no registered write buffers ({}); writes pin pages each time",
+                         _shard_id, pool.error().message());
+        }
+        _disk = std::make_unique<storage::uring_disk>(ring, _pool.get());
+        _manager = std::make_unique<cluster::partition_manager>(
+            _shard_id, _state.config.data_dir, *_disk, _executor,
+            _state.config.cache_bytes_per_shard);
+        _manager->set_peers(_state.managers);
+        _state.managers[_shard_id] = _manager.get();
+        if (_shard_id == cluster::controller_shard) {
+            _controller = std::make_unique<cluster::controller>(*_disk, _state.controller,
+                                                                _state.managers);
+            auto started = co_await _controller->start();
+            if (!started) {
+                co_await cleanup();
+                co_return failure{started.error()};
+            }
+            _state.controller_instance = _controller.get();
+        }
+        cluster::controller* c = _state.controller_instance;
+        auto image = co_await reactor::submit_to(cluster::controller_shard,
+                                                 [c]() { return c->image(); });
+        auto applied = co_await _manager->apply(std::move(image));
+        if (!applied) {
+            // That partition answers KAFKA_STORAGE_ERROR; the rest serve.
+            spdlog::error("shard {}: {}", _shard_id, applied.error());
+        }
+        spdlog::debug("shard {}: {} partitions open", _shard_id, _manager->partition_count());
+        co_return result<void, std::string>{};
+    }
+
+    task<void> stop() override { co_await cleanup(); }
+
+private:
+    task<void> cleanup() {
+        if (_manager != nullptr) co_await _manager->stop();
+        if (_shard_id == cluster::controller_shard) _state.controller_instance = nullptr;
+        _state.managers[_shard_id] = nullptr;
+        _controller.reset();
+        _manager.reset();
+        _disk.reset();
+        _pool.reset();
+    }
+
+    node_state& _state;
+    const unsigned _shard_id;
+    reactor::shard_executor _executor;
+    std::unique_ptr<uring::registered_buffer_pool> _pool;
+    std::unique_ptr<storage::uring_disk> _disk;
+    std::unique_ptr<cluster::partition_manager> _manager;
+    std::unique_ptr<cluster::controller> _controller;
+};
+
+class kafka_shard final : public service {
+public:
+    kafka_shard(node_state& state, unsigned shard_id)
+        : _state(state),
+          _context(state.kafka, shard_id, state.managers, &state.controller_instance),
+          _dispatcher(_context),
+          _server(_dispatcher, state.kafka.limits),
+          _shard_id(shard_id) {}
+    std::string_view name() const noexcept override { return "kafka"; }
+
+    task<result<void, std::string>> start() override {
+        uring::socket_address address = _state.config.kafka_addr.resolved;
+        if (address.port() == 0 && _shard_id != 0) {
+            // Shard 0 picked the port; the others share it (SO_REUSEPORT).
+            address = with_port(address, _state.kafka_port.load());
+        }
+        auto bound = _server.listen(reactor::shard::local().io(), address);
+        if (!bound) co_return failure{bound.error()};
+        if (_shard_id == 0) _state.kafka_port.store(_server.local_address().port());
+        _server.start();
+        co_return result<void, std::string>{};
+    }
+
+    task<void> stop() override { co_await _server.stop(); }
+
+private:
+    static uring::socket_address with_port(const uring::socket_address& a, uint16_t port) {
+        sockaddr_storage storage{};
+        std::memcpy(&storage, a.data(), a.length());
+        if (a.family() == AF_INET6) {
+            reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
+        } else {
+            reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+        }
+        return uring::socket_address(reinterpret_cast<const sockaddr*>(&storage), a.length());
+    }
+
+    node_state& _state;
+    kafka::broker_context _context;
+    kafka::broker_dispatcher _dispatcher;
+    kafka::server _server;
+    const unsigned _shard_id;
+};
+
+}  // namespace
+
+service_factory cluster_service(node_state& state) {
+    return [&state](unsigned shard_id) { return std::make_unique<cluster_shard>(state, shard_id); };
+}
+
+service_factory kafka_service(node_state& state) {
+    return [&state](unsigned shard_id) { return std::make_unique<kafka_shard>(state, shard_id); };
+}
+
+}  // namespace tl::app

@@ -1,0 +1,44 @@
+// The broker's services, composed: storage and topic metadata (cluster),
+// then the Kafka listener, each an app::service started on every shard.
+//
+//   node_state state(config);
+//   broker b(config);
+//   b.add_service(cluster_service(state));   // partition managers; controller on shard 0
+//   b.add_service(kafka_service(state));     // listeners, once every shard has its partitions
+//
+// node_state is built on the control thread before the shards start and
+// outlives them; entry k of its per-shard tables is written only on shard k.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "app/broker.h"
+#include "app/config.h"
+#include "cluster/controller.h"
+#include "cluster/partition_manager.h"
+#include "kafka/server/broker_context.h"
+
+namespace tl::app {
+
+struct node_state {
+    explicit node_state(const broker_config& config);
+
+    const broker_config config;
+    kafka::kafka_settings kafka;
+    cluster::controller_settings controller;
+    // Per shard, set by the cluster service as each shard starts.
+    std::vector<cluster::partition_manager*> managers;
+    cluster::controller* controller_instance = nullptr;  // on cluster::controller_shard
+    // The port the Kafka listeners share (kafka_addr may ask for port 0).
+    std::atomic<uint16_t> kafka_port{0};
+};
+
+service_factory cluster_service(node_state& state);
+service_factory kafka_service(node_state& state);
+
+// The storage settings every partition starts from (topic configs go on top).
+storage::log_config storage_base(const broker_config& config);
+
+}  // namespace tl::app
