@@ -10,7 +10,8 @@
 //             carries its *scheduled* send time (CLOCK_MONOTONIC ns), so a
 //             stalled sender shows up as latency instead of as fewer samples
 //             (no coordinated omission). Every record is checked for loss,
-//             duplication and reordering per partition.
+//             duplication and reordering per partition ("missing": delivered, not read
+//             back within --drain-timeout-ms).
 //
 // --mock starts librdkafka's built-in mock cluster in this process, so that
 // the tool can be run without a broker. The results are human-readable on
@@ -927,11 +928,12 @@ struct latency_run {
     log_linear_histogram latency_ns;  // scheduled send time to consumed
 
     int64_t unique_received() const { return received - duplicated; }
-    int64_t lost() const {
+    // Delivered but not read back before the drain deadline.
+    int64_t missing() const {
         return std::max<int64_t>(0, expected_records.load() - unique_received());
     }
     int64_t failures() const {
-        return produce_errors + undelivered + tally.errors + lost() + duplicated + reordered +
+        return produce_errors + undelivered + tally.errors + missing() + duplicated + reordered +
                consume_errors;
     }
 };
@@ -1017,7 +1019,10 @@ result<kafka_ptr<rd_kafka_t>, std::string> start_consumer(const load_options& op
         .set("fetch.wait.max.ms", 1)
         .set("fetch.min.bytes", 1)
         .set("fetch.error.backoff.ms", 10)
-        .set("allow.auto.create.topics", "false");
+        .set("allow.auto.create.topics", "false")
+        // An offset out of range (the log truncated under a lagging
+        // consumer) is a consume error, not a silent jump.
+        .set("auto.offset.reset", "error");
     for (const key_value& property : options.consumer_properties) {
         config.set(property.key, property.value);
     }
@@ -1063,7 +1068,9 @@ result<std::unique_ptr<latency_run>, std::string> run_latency(const load_options
     auto ready = wait_for_topic(producer->get(), options.topic, setup_timeout_ms);
     if (!ready) return failure{ready.error()};
 
-    run->start_ns = monotonic_ns() + 10 * ns_per_ms;
+    // The consumer gets half a second to start fetching before the first
+    // send (the mock keeps only about 5 MB per partition).
+    run->start_ns = monotonic_ns() + 500 * ns_per_ms;
     run->warmup_end_ns = run->start_ns + options.warmup_seconds * ns_per_s;
     run->end_ns = run->start_ns + options.seconds * ns_per_s;
     std::thread sender(
@@ -1106,13 +1113,16 @@ void report_latency_run(const load_options& options, int32_t partitions, int run
         "latency run {}/{}: {} records/s x {} B (sent {}/s): p50 {:.0f} us, p99 {:.0f} us, "
         "p99.9 {:.0f} us, max {:.0f} us over {} records; send lag p99 {:.0f} us; ack p50 {:.0f} "
         "us, "
-        "p99 {:.0f} us; lost {}, duplicated {}, reordered {}, delivery errors {}, consume errors "
+        "p99 {:.0f} us; missing {}, duplicated {}, reordered {}, delivery errors {}, consume "
+        "errors "
         "{}{}\n",
         run_number, options.runs, human_count(static_cast<double>(options.rate_per_s)),
         options.record_bytes, human_count(sent_per_s), latency.p50, latency.p99, latency.p99_9,
-        latency.max, run.measured, lag.p99, ack.p50, ack.p99, run.lost(), run.duplicated,
+        latency.max, run.measured, lag.p99, ack.p50, ack.p99, run.missing(), run.duplicated,
         run.reordered, delivery_failed, run.consume_errors,
-        delivery_failed ? " (first delivery error: " + run.tally.first_error + ")" : "");
+        delivery_failed      ? " (first delivery error: " + run.tally.first_error + ")"
+        : run.consume_errors ? " (first consume error: " + run.first_consume_error + ")"
+                             : "");
     if (run.foreign > 0) {
         fmt::print(stderr, "kafka_load: {} records not from this run ignored\n", run.foreign);
     }
@@ -1125,7 +1135,7 @@ void report_latency_run(const load_options& options, int32_t partitions, int run
         .integer("records_received", run.received)
         .integer("records_measured", run.measured)
         .number("sent_per_s", sent_per_s)
-        .integer("lost", run.lost())
+        .integer("missing", run.missing())
         .integer("duplicated", run.duplicated)
         .integer("reordered", run.reordered)
         .integer("delivery_errors", delivery_failed)
