@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# perf/run.sh BUILD_DIR [--quick]
+# perf/run.sh BUILD_DIR [--quick] [--sections LIST] [--kafka-mock]
 #
 # Runs the foundation benchmarks and fio side by side and writes
 #   perf/results/foundation.json        summary (machine, commands, statistics)
 #   perf/results/foundation-raw/        every raw output (benchmark JSON, fio JSON)
 #   perf/results/storage.json           storage engine benchmarks (perf_storage)
+#   perf/results/kafka.json             Kafka section (perf/kafka_load against tidelogd)
+#   perf/results/kafka-raw/             its raw outputs (JSON lines, fio JSON, logs)
 # and prints a markdown table to stdout (progress goes to stderr).
+#
+# --sections: comma-separated, from foundation, storage, kafka (default
+# foundation,storage; `all` = all three). --kafka-mock runs the kafka section
+# against librdkafka's mock cluster instead of tidelogd (checks the script
+# and the tool, measures nothing about Tidelog).
 #
 # Write comparison, kept fair on purpose: fio and perf_uring_write write the
 # same file path on the same file system, with the same block size, queue
@@ -27,23 +34,42 @@
 #                          before each run, wait up to this many seconds for the
 #                          machine to be idle (< 10 % CPU incl. iowait over 1 s);
 #                          default 0: do not wait. For shared machines.
+#   TIDELOG_PERF_KAFKA_PORT, TIDELOG_PERF_ADMIN_PORT
+#                          tidelogd's ports in the kafka section (19092, 19644)
+#   TIDELOG_PERF_FLUSH_FLAG
+#                          tidelogd's storage flush-mode flag (--flush-mode)
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka|all] [--kafka-mock]" >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
+sections=foundation,storage
+kafka_mock=0
 shift
-for arg in "$@"; do
-    case "$arg" in
+while [[ $# -gt 0 ]]; do
+    case "$1" in
         --quick) quick=1 ;;
+        --kafka-mock) kafka_mock=1 ;;
+        --sections) [[ $# -ge 2 ]] || usage; sections=$2; shift ;;
+        --sections=*) sections=${1#--sections=} ;;
+        *) usage ;;
+    esac
+    shift
+done
+[[ $sections == all ]] && sections=foundation,storage,kafka
+for section in ${sections//,/ }; do
+    case "$section" in
+        foundation | storage | kafka) ;;
         *) usage ;;
     esac
 done
+# Whether the section is to run.
+has_section() { [[ ,$sections, == *,$1,* ]]; }
 
 perf_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
@@ -77,9 +103,17 @@ queue_depths=(1 16 32)
 log() { echo "[perf] $*" >&2; }
 die() { echo "[perf] error: $*" >&2; exit 1; }
 
-for tool in "$reactor_bin" "$write_bin"; do
-    [[ -x $tool ]] || die "$tool not built (needs Google Benchmark: libbenchmark-dev)"
-done
+if has_section foundation; then
+    for tool in "$reactor_bin" "$write_bin"; do
+        [[ -x $tool ]] || die "$tool not built (needs Google Benchmark: libbenchmark-dev)"
+    done
+fi
+kafka_load_bin=$build_dir/perf/kafka_load
+broker_bin=$build_dir/src/app/tidelogd
+if has_section kafka; then
+    [[ -x $kafka_load_bin ]] || die "$kafka_load_bin not built (needs librdkafka-dev)"
+    [[ $kafka_mock -eq 1 || -x $broker_bin ]] || die "$broker_bin not built"
+fi
 command -v fio >/dev/null || die "fio not installed (apt-get install fio, or ./tidelog deps)"
 [[ -x $python ]] || die "$python not found"
 
@@ -183,59 +217,62 @@ run_ours() {  # poll_mode bs_kib qd out_json
 }
 
 started=$(date +%s)
-log "mode $mode; data file $data_file ($fs_type); results $results_dir"
+log "mode $mode; sections $sections; data file $data_file ($fs_type); results $results_dir"
 
-# One process per benchmark, so that the quiet check (if any) precedes each.
-mapfile -t reactor_benchmarks < <("$reactor_bin" --benchmark_list_tests)
-log "perf_reactor: ${#reactor_benchmarks[@]} benchmarks x $reactor_repetitions repetitions"
-for (( i = 0; i < ${#reactor_benchmarks[@]}; ++i )); do
-    wait_for_quiet
-    out=$raw_dir/reactor-$i.json
-    "$reactor_bin" --benchmark_filter="^${reactor_benchmarks[i]}\$" \
-        --benchmark_repetitions="$reactor_repetitions" \
-        --benchmark_report_aggregates_only=true \
-        --benchmark_out="$out" --benchmark_out_format=json \
-        >"$out.log" 2>&1 || die "perf_reactor failed, see $out.log"
-done
+if has_section foundation; then
 
-for bs in "${block_sizes_kib[@]}"; do
-    for qd in "${queue_depths[@]}"; do
-        log "O_DIRECT write bs=${bs}KiB qd=$qd: $write_repetitions x" \
-            "(fio ${fio_variants[*]}, ours ${write_poll_modes[*]})"
-        for (( rep = 1; rep <= write_repetitions; ++rep )); do
-            tag=bs${bs}-qd${qd}-rep${rep}
-            if (( rep % 2 == 1 )); then
-                run_all_fio "$bs" "$qd" "$tag"
-            fi
-            for poll in "${write_poll_modes[@]}"; do
-                run_ours "$poll" "$bs" "$qd" "$raw_dir/ours-$poll-$tag.json"
+    # One process per benchmark, so that the quiet check (if any) precedes each.
+    mapfile -t reactor_benchmarks < <("$reactor_bin" --benchmark_list_tests)
+    log "perf_reactor: ${#reactor_benchmarks[@]} benchmarks x $reactor_repetitions repetitions"
+    for (( i = 0; i < ${#reactor_benchmarks[@]}; ++i )); do
+        wait_for_quiet
+        out=$raw_dir/reactor-$i.json
+        "$reactor_bin" --benchmark_filter="^${reactor_benchmarks[i]}\$" \
+            --benchmark_repetitions="$reactor_repetitions" \
+            --benchmark_report_aggregates_only=true \
+            --benchmark_out="$out" --benchmark_out_format=json \
+            >"$out.log" 2>&1 || die "perf_reactor failed, see $out.log"
+    done
+
+    for bs in "${block_sizes_kib[@]}"; do
+        for qd in "${queue_depths[@]}"; do
+            log "O_DIRECT write bs=${bs}KiB qd=$qd: $write_repetitions x" \
+                "(fio ${fio_variants[*]}, ours ${write_poll_modes[*]})"
+            for (( rep = 1; rep <= write_repetitions; ++rep )); do
+                tag=bs${bs}-qd${qd}-rep${rep}
+                if (( rep % 2 == 1 )); then
+                    run_all_fio "$bs" "$qd" "$tag"
+                fi
+                for poll in "${write_poll_modes[@]}"; do
+                    run_ours "$poll" "$bs" "$qd" "$raw_dir/ours-$poll-$tag.json"
+                done
+                if (( rep % 2 == 0 )); then
+                    run_all_fio "$bs" "$qd" "$tag"
+                fi
             done
-            if (( rep % 2 == 0 )); then
-                run_all_fio "$bs" "$qd" "$tag"
-            fi
         done
     done
-done
-rm -f "$data_file"
+    rm -f "$data_file"
 
-load_after=$(cut -d' ' -f1 /proc/loadavg)
-elapsed=$(( $(date +%s) - started ))
-log "done in ${elapsed}s"
+    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    elapsed=$(( $(date +%s) - started ))
+    log "done in ${elapsed}s"
 
-"$python" "$perf_dir/summarize.py" \
-    --raw-dir "$raw_dir" --out "$results_dir/foundation.json" \
-    --mode "$mode" --build-dir "$build_dir" --data-dir "$data_dir" \
-    --file-mib "$file_mib" --write-repetitions "$write_repetitions" \
-    --reactor-repetitions "$reactor_repetitions" \
-    --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed" \
-    --quiet-waited-s "$quiet_waited_s"
+    "$python" "$perf_dir/summarize.py" \
+        --raw-dir "$raw_dir" --out "$results_dir/foundation.json" \
+        --mode "$mode" --build-dir "$build_dir" --data-dir "$data_dir" \
+        --file-mib "$file_mib" --write-repetitions "$write_repetitions" \
+        --reactor-repetitions "$reactor_repetitions" \
+        --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed" \
+        --quiet-waited-s "$quiet_waited_s"
+fi
 
 # ---- storage engine (issue 3): appends per flush mode, reads, recovery ----
 # Google Benchmark's own aggregates (median, stddev) go to the JSON file; the
 # console table goes to stderr. fio figures for comparison are the write
 # benchmarks above (same file system, same run).
 storage_bin=$build_dir/perf/perf_storage
-if [[ -x "$storage_bin" ]]; then
+if has_section storage && [[ -x "$storage_bin" ]]; then
     if [[ $quick -eq 1 ]]; then
         storage_args=(--append_mib=128 --recovery_gib=1 --benchmark_repetitions=1
                       '--benchmark_filter=append/1024/(64|1024)/|read|recovery/(1|95)/')
@@ -248,4 +285,141 @@ if [[ -x "$storage_bin" ]]; then
         --benchmark_out="$results_dir/storage.json" --benchmark_out_format=json >&2
     rm -rf "$data_dir/append" "$data_dir/read" "$data_dir/recovery"
     log "storage results: $results_dir/storage.json"
+fi
+
+# ---- Kafka (perf/kafka_load against tidelogd) ----
+# For --smp 1 and 2 and flush modes none and group, each on a fresh data
+# directory on the disk under test: produce throughput (100 B and 1 KiB,
+# acks=all) and end-to-end latency (10k/50k/100k records/s of 1 KiB). The
+# disk's limit is measured in the same run with the write benchmarks' fio job
+# (1 MiB, QD16), so that summarize.py reports throughput as % of it.
+if has_section kafka; then
+    kafka_raw_dir=$results_dir/kafka-raw
+    kafka_results=$kafka_raw_dir/kafka_load.jsonl
+    kafka_port=${TIDELOG_PERF_KAFKA_PORT:-19092}
+    admin_port=${TIDELOG_PERF_ADMIN_PORT:-19644}
+    # tidelogd's storage flush-mode flag (values none, group).
+    broker_flush_flag=${TIDELOG_PERF_FLUSH_FLAG:---flush-mode}
+    broker_dir=$data_dir/kafka-broker
+    broker_start_timeout_s=30
+    broker_stop_timeout_s=30
+    broker_pid=
+    if [[ $quick -eq 1 ]]; then
+        kafka_runs=2 produce_seconds=2 latency_seconds=3 warmup_seconds=1 disk_repetitions=1
+    else
+        kafka_runs=3 produce_seconds=10 latency_seconds=12 warmup_seconds=2 disk_repetitions=3
+    fi
+    if [[ $kafka_mock -eq 1 ]]; then
+        # No broker: shard count and flush mode mean nothing, but the flush
+        # loop still exercises the script. One partition: the mock answers
+        # a fetch with one batch per partition and lags behind with more.
+        kafka_smps=(1)
+        kafka_target=(--mock)
+    else
+        kafka_smps=(1 2)
+        kafka_target=(--bootstrap "127.0.0.1:$kafka_port")
+    fi
+    kafka_flush_modes=(none group)
+    rm -rf "$kafka_raw_dir"
+    mkdir -p "$kafka_raw_dir"
+
+    port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+    # Stops the broker started by start_broker: SIGTERM, then waits (bounded).
+    stop_broker() {
+        [[ -n $broker_pid ]] || return 0
+        local pid=$broker_pid status=0 deadline=$(( SECONDS + broker_stop_timeout_s ))
+        broker_pid=
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do
+            if (( SECONDS >= deadline )); then
+                log "warning: tidelogd did not stop within ${broker_stop_timeout_s}s: SIGKILL"
+                kill -KILL "$pid" 2>/dev/null || true
+                break
+            fi
+            sleep 0.05
+        done
+        wait "$pid" 2>/dev/null || status=$?
+        (( status == 0 )) || log "warning: tidelogd exited with status $status"
+    }
+    trap stop_broker EXIT
+
+    # Starts tidelogd on a fresh data directory and waits (bounded) until its
+    # Kafka port accepts connections.
+    start_broker() {  # smp flush_mode log
+        [[ $kafka_mock -eq 0 ]] || return 0
+        ! port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
+        rm -rf "$broker_dir"
+        mkdir -p "$broker_dir"
+        sync -f "$data_dir"
+        wait_for_quiet
+        "$broker_bin" --data-dir "$broker_dir" --kafka-addr "127.0.0.1:$kafka_port" \
+            --admin-addr "127.0.0.1:$admin_port" --smp "$1" "$broker_flush_flag" "$2" \
+            >"$3" 2>&1 &
+        broker_pid=$!
+        local deadline=$(( SECONDS + broker_start_timeout_s ))
+        until port_open "$kafka_port"; do
+            if ! kill -0 "$broker_pid" 2>/dev/null; then
+                local status=0
+                wait "$broker_pid" || status=$?
+                broker_pid=
+                die "tidelogd exited with status $status before listening, see $3"
+            fi
+            (( SECONDS < deadline )) ||
+                die "tidelogd not listening on $kafka_port after ${broker_start_timeout_s}s, see $3"
+            sleep 0.05
+        done
+    }
+
+    # One kafka_load invocation (all its runs); a failure is logged and
+    # shows in the summary, the other cases still run.
+    kafka_load() {  # smp flush_mode mode args...
+        local smp=$1 flush=$2 mode=$3 status=0
+        shift 3
+        wait_for_quiet
+        "$kafka_load_bin" "$mode" "${kafka_target[@]}" --runs "$kafka_runs" \
+            --tag "smp=$smp" --tag "flush=$flush" --json-out "$kafka_results" "$@" \
+            >>"$kafka_raw_dir/kafka_load.log" 2>&1 || status=$?
+        (( status == 0 )) ||
+            log "warning: kafka_load $mode $* exited with $status, see $kafka_raw_dir/kafka_load.log"
+    }
+
+    started=$(date +%s)
+    load_before=$(cut -d' ' -f1 /proc/loadavg)
+    log "kafka: disk limit (fio 1 MiB QD16, $disk_repetitions x ${file_mib} MiB)"
+    for (( rep = 1; rep <= disk_repetitions; ++rep )); do
+        run_fio plain 1024 16 "$kafka_raw_dir/fio-limit-rep$rep.json"
+    done
+    rm -f "$data_file"
+
+    for smp in "${kafka_smps[@]}"; do
+        for flush in "${kafka_flush_modes[@]}"; do
+            partitions=${TIDELOG_PERF_KAFKA_PARTITIONS:-$smp}
+            [[ $kafka_mock -eq 0 ]] || partitions=1
+            log "kafka: smp $smp, flush $flush, $partitions partitions" \
+                "($([[ $kafka_mock -eq 1 ]] && echo mock cluster || echo tidelogd))"
+            start_broker "$smp" "$flush" "$kafka_raw_dir/tidelogd-smp$smp-$flush.log"
+            for bytes in 100 1024; do
+                kafka_load "$smp" "$flush" produce --topic "produce-$bytes" \
+                    --partitions "$partitions" --record-bytes "$bytes" --acks all \
+                    --seconds "$produce_seconds"
+            done
+            for rate in 10000 50000 100000; do
+                kafka_load "$smp" "$flush" latency --topic latency --partitions "$partitions" \
+                    --record-bytes 1024 --acks all --rate "$rate" \
+                    --seconds "$latency_seconds" --warmup-seconds "$warmup_seconds"
+            done
+            stop_broker
+        done
+    done
+    rm -rf "$broker_dir"
+
+    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    elapsed=$(( $(date +%s) - started ))
+    log "kafka: done in ${elapsed}s"
+    "$python" "$perf_dir/summarize.py" kafka \
+        --raw-dir "$kafka_raw_dir" --out "$results_dir/kafka.json" \
+        --mode "$mode" --target "$([[ $kafka_mock -eq 1 ]] && echo mock || echo tidelogd)" \
+        --build-dir "$build_dir" --data-dir "$data_dir" --file-mib "$file_mib" \
+        --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
 fi

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Summarises one perf/run.sh run: raw outputs in, foundation.json + markdown out.
 
+`summarize.py kafka ...` summarises run.sh's kafka section instead (the JSON
+lines of perf/kafka_load and the fio runs of the disk limit): kafka.json +
+markdown out.
+
 Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
 and, per block size and queue depth, the JSON of every fio run and every
 perf_uring_write run; writes a JSON summary and prints markdown tables with
@@ -272,7 +276,153 @@ def print_markdown(summary):
     print("\n".join(out))
 
 
+# ---- kafka section (perf/kafka_load JSON lines) ----
+
+def kafka_case_key(line):
+    tags = line.get("tags", {})
+    return (line["mode"], str(tags.get("smp", "")), tags.get("flush", ""),
+            line["record_bytes"], line.get("rate_per_s", 0))
+
+
+def kafka_results(raw_dir):
+    """Groups kafka_load's per-run lines by case; statistics over the runs."""
+    runs = {}
+    path = os.path.join(raw_dir, "kafka_load.jsonl")
+    try:
+        with open(path) as f:
+            lines = [json.loads(text) for text in f if text.strip()]
+    except OSError:
+        lines = []
+    for line in lines:
+        if line.get("tool") == "kafka_load" and line.get("type") == "run":
+            runs.setdefault(kafka_case_key(line), []).append(line)
+    cases = []
+    for (mode, smp, flush, record_bytes, rate), samples in sorted(runs.items()):
+        first = samples[0]
+        case = {"mode": mode, "smp": smp, "flush": flush, "record_bytes": record_bytes,
+                "partitions": first["partitions"], "acks": first["acks"],
+                "mock": first.get("mock", False), "runs": len(samples),
+                "delivery_errors": sum(r.get("delivery_errors", 0) for r in samples)}
+        if mode == "produce":
+            case["bytes_per_s"] = stats_of([r["bytes_per_s"] for r in samples])
+            case["records_per_s"] = stats_of([r["records_per_s"] for r in samples])
+            case["ack_latency_p99_us"] = stats_of([r["ack_latency_us"]["p99"] for r in samples])
+        else:
+            case["rate_per_s"] = rate
+            for key in ("p50", "p99", "p99_9", "max"):
+                case[f"latency_{key}_us"] = stats_of([r["latency_us"][key] for r in samples])
+            case["sent_per_s"] = stats_of([r["sent_per_s"] for r in samples])
+            case["send_lag_p99_us"] = stats_of([r["send_lag_us"]["p99"] for r in samples])
+            for key in ("missing", "duplicated", "reordered", "consume_errors"):
+                case[key] = sum(r.get(key, 0) for r in samples)
+        cases.append(case)
+    return cases
+
+
+def disk_limit(raw_dir):
+    """fio's sequential write bandwidth (1 MiB, QD16) in this run, bytes/s."""
+    samples = []
+    for path in sorted(glob.glob(os.path.join(raw_dir, "fio-limit-rep*.json"))):
+        with open(path) as f:
+            job = json.load(f)["jobs"][0]
+        if job.get("error"):
+            sys.exit(f"{path}: fio error {job['error']}")
+        samples.append(float(job["write"]["bw_bytes"]))
+    return stats_of(samples) if samples else None
+
+
+def spread_cell(s, scale=1.0, fmt="{:.0f}"):
+    return (f"{fmt.format(s['median'] / scale)} [{fmt.format(s['min'] / scale)}-"
+            f"{fmt.format(s['max'] / scale)}]")
+
+
+def print_kafka_markdown(summary):
+    out = [f"## Kafka ({summary['mode']}, against {summary['target']})\n"]
+    m = summary["machine"]
+    out.append(f"{m['cpu_model']}, {m['cpus_online']} CPUs, kernel {m['kernel']}, "
+               f"{m['filesystem']['type']} on {m['filesystem']['source']}, "
+               f"build {m['buildtype']}; load average {summary['load_average']['before']} "
+               f"before, {summary['load_average']['after']} after.\n")
+    if summary["target"] == "mock":
+        out.append("**librdkafka's in-process mock cluster, not Tidelog: these figures check "
+                   "the tool and the script and say nothing about the broker.**\n")
+    limit = summary["disk_limit_bytes_per_s"]
+    if limit:
+        out.append(f"Disk limit (fio, 1 MiB sequential O_DIRECT writes, QD16, "
+                   f"{summary['file_mib']} MiB, {limit['n']} runs): "
+                   f"{spread_cell(limit, 1e6)} MB/s.\n")
+    produce = [c for c in summary["cases"] if c["mode"] == "produce"]
+    if produce:
+        out.append("### Produce throughput (acks=all; median [min-max] over runs)\n")
+        out.append("| smp | flush | record | partitions | MB/s | records/s | % of disk | "
+                   "ack p99, ms | failed |")
+        out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for c in produce:
+            share = (f"{c['bytes_per_s']['median'] / limit['median'] * 100:.0f} %"
+                     if limit else "-")
+            out.append(f"| {c['smp']} | {c['flush']} | {c['record_bytes']} B | "
+                       f"{c['partitions']} | {spread_cell(c['bytes_per_s'], 1e6, '{:.1f}')} | "
+                       f"{spread_cell(c['records_per_s'], 1e3, '{:.0f}')} k | {share} | "
+                       f"{spread_cell(c['ack_latency_p99_us'], 1e3, '{:.1f}')} | "
+                       f"{c['delivery_errors']} |")
+        out.append("")
+    latency = [c for c in summary["cases"] if c["mode"] == "latency"]
+    if latency:
+        out.append("### End-to-end latency, produce to consume, 1 KiB records (µs; median "
+                   "[min-max] over runs; from the scheduled send time)\n")
+        out.append("| smp | flush | rate/s | partitions | p50 | p99 | p99.9 | max | "
+                   "send lag p99 | missing / dup / reordered | errors |")
+        out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        for c in latency:
+            out.append(f"| {c['smp']} | {c['flush']} | {c['rate_per_s'] // 1000} k | "
+                       f"{c['partitions']} | {spread_cell(c['latency_p50_us'])} | "
+                       f"{spread_cell(c['latency_p99_us'])} | "
+                       f"{spread_cell(c['latency_p99_9_us'])} | "
+                       f"{spread_cell(c['latency_max_us'])} | "
+                       f"{c['send_lag_p99_us']['median']:.0f} | "
+                       f"{c['missing']} / {c['duplicated']} / {c['reordered']} | "
+                       f"{c['delivery_errors'] + c['consume_errors']} |")
+        out.append("")
+    if not produce and not latency:
+        out.append("No kafka_load results (see kafka_load.log in the raw directory).\n")
+    print("\n".join(out))
+
+
+def kafka_main(argv):
+    parser = argparse.ArgumentParser(prog="summarize.py kafka",
+                                     description="Summarises run.sh's kafka section.")
+    parser.add_argument("--raw-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--target", required=True, choices=("tidelogd", "mock"))
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--file-mib", type=int, required=True)
+    parser.add_argument("--load-before", required=True)
+    parser.add_argument("--load-after", required=True)
+    parser.add_argument("--elapsed-s", type=int, required=True)
+    args = parser.parse_args(argv)
+    summary = {
+        "mode": args.mode,
+        "target": args.target,
+        "machine": machine(args.build_dir, args.data_dir),
+        "load_average": {"before": args.load_before, "after": args.load_after},
+        "elapsed_s": args.elapsed_s,
+        "file_mib": args.file_mib,
+        "disk_limit_bytes_per_s": disk_limit(args.raw_dir),
+        "cases": kafka_results(args.raw_dir),
+        "raw_dir": args.raw_dir,
+    }
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print_kafka_markdown(summary)
+
+
 def main():
+    if sys.argv[1:2] == ["kafka"]:
+        kafka_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw-dir", required=True)
     parser.add_argument("--out", required=True)
