@@ -52,6 +52,17 @@ task<void> server::serve(std::list<std::unique_ptr<connection>>::iterator it) {
     _connections.erase(it);
 }
 
+connection_stats server::open_connection_stats() const noexcept {
+    connection_stats sum;
+    for (const auto& c : _connections) {
+        sum.requests += c->stats().requests;
+        sum.bytes_received += c->stats().bytes_received;
+        sum.bytes_sent += c->stats().bytes_sent;
+        sum.budget_waits += c->stats().budget_waits;
+    }
+    return sum;
+}
+
 task<void> server::stop() {
     _stopping = true;
     _listener.cancel();

@@ -36,6 +36,8 @@ public:
     [[nodiscard]] uring::socket_address local_address() const { return _listener.local_address(); }
     [[nodiscard]] size_t connection_count() const noexcept { return _connections.size(); }
     [[nodiscard]] uint64_t connections_accepted() const noexcept { return _accepted; }
+    // Summed over the open connections.
+    [[nodiscard]] connection_stats open_connection_stats() const noexcept;
 
 private:
     task<void> accept_loop();
