@@ -188,6 +188,8 @@ std::string_view name(batch_errc errc) noexcept {
             return "invalid_offset_delta";
         case batch_errc::invalid_record:
             return "invalid_record";
+        case batch_errc::invalid_compressed_data:
+            return "invalid_compressed_data";
     }
     return "unknown";
 }

@@ -85,12 +85,14 @@ inline constexpr uint8_t compression_codec_max = 4;
 enum class timestamp_type : uint8_t { create_time = 0, log_append_time = 1 };
 
 // Why a batch was refused. The Kafka layer maps these at the edge:
-//   zero_length, truncated, invalid_length, crc_mismatch -> CORRUPT_MESSAGE (2)
+//   zero_length, truncated, invalid_length, crc_mismatch,
+//   invalid_compressed_data                              -> CORRUPT_MESSAGE (2)
 //   unsupported_magic, invalid_record_count, invalid_offset_delta,
 //   invalid_record                                       -> INVALID_RECORD (87)
 //     (Kafka answers a Produce v3+ batch whose magic is not 2 with INVALID_RECORD)
 //   unsupported_compression                              -> UNSUPPORTED_COMPRESSION_TYPE (76)
 //   too_large                                            -> MESSAGE_TOO_LARGE (10)
+//     (also: compressed records that expand past the bound; see compression.h)
 // Recovery reads zero_length as "clean end of written data" and everything else as
 // "torn or corrupt tail: truncate here".
 enum class batch_errc : uint8_t {
@@ -104,6 +106,7 @@ enum class batch_errc : uint8_t {
     invalid_record_count,     // negative, zero where records are required, or != records walked
     invalid_offset_delta,     // lastOffsetDelta or a record's offsetDelta out of place
     invalid_record,           // a record's fields overrun it, or its length is wrong
+    invalid_compressed_data,  // the records of a compressed batch do not decode (compression.h)
 };
 
 [[nodiscard]] std::string_view name(batch_errc errc) noexcept;
@@ -207,8 +210,9 @@ struct validation_options {
 // declared length equal to the bytes its fields use, offset deltas strictly
 // increasing from >= 0 and ending at lastOffsetDelta (exact) or at most there
 // (allow_gaps), and exactly recordCount records filling the batch. Compressed
-// batches are not opened here (see validate_records). Never allocates; the
-// walk runs at most recordCount times and stops at the first bad byte.
+// batches are not opened here: validate_compressed_records (compression.h)
+// decompresses and checks their records. Never allocates; the walk runs at
+// most recordCount times and stops at the first bad byte.
 [[nodiscard]] batch_result<batch_header> validate_batch(std::span<const std::byte> data,
                                                         const validation_options& options) noexcept;
 
@@ -299,7 +303,7 @@ struct record_view {
 }
 
 // Walks the records of one uncompressed batch (or, through over(), records
-// decompressed from a compressed one).
+// decompressed from a compressed one: see open_records in compression.h).
 // open() checks only what the walk needs (size, magic, codec none, recordCount
 // >= 0), not the CRC: run validate_batch first to trust the contents. Safe on
 // any bytes: every read is bounded by the record's own length, next() is
@@ -339,8 +343,9 @@ private:
     std::optional<batch_errc> _failed;
 };
 
-// Calls fn(const record_view&) for each record of an uncompressed batch. If fn
-// returns bool, false stops the walk early (and the result is success).
+// Calls fn(const record_view&) for each record of an uncompressed batch (of any
+// batch: for_each_decoded_record in compression.h). If fn returns bool, false
+// stops the walk early (and the result is success).
 template <typename Fn>
 batch_result<void> for_each_record(byte_span batch, Fn&& fn) {
     auto reader = record_reader::open(batch);
