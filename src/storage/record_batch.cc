@@ -188,6 +188,8 @@ std::string_view name(batch_errc errc) noexcept {
             return "invalid_offset_delta";
         case batch_errc::invalid_record:
             return "invalid_record";
+        case batch_errc::invalid_compressed_data:
+            return "invalid_compressed_data";
     }
     return "unknown";
 }
@@ -269,8 +271,15 @@ batch_result<batch_header> validate_batch(std::span<const std::byte> data,
     if (!last_delta_ok) return failure{batch_errc::invalid_offset_delta};
 
     if (header.compression() != compression_codec::none) return header;
+    auto records =
+        validate_records(header, data.subspan(batch_header_size_bytes), options.offset_deltas);
+    if (!records) return failure{records.error()};
+    return header;
+}
 
-    record_reader reader(header, data.subspan(batch_header_size_bytes));
+batch_result<void> validate_records(const batch_header& header, byte_span records,
+                                    offset_delta_policy offset_deltas) noexcept {
+    auto reader = record_reader::over(header, records);
     record_view record;
     while (true) {
         auto more = reader.next(record);
@@ -279,11 +288,11 @@ batch_result<batch_header> validate_batch(std::span<const std::byte> data,
     }
     // The reader proved the deltas increase from >= 0 and stay <= lastOffsetDelta;
     // with exactly recordCount records, "last == count - 1" makes them 0..count-1.
-    if (options.offset_deltas == offset_delta_policy::exact &&
+    if (offset_deltas == offset_delta_policy::exact &&
         reader.last_offset_delta_read() != header.last_offset_delta) {
         return failure{batch_errc::invalid_offset_delta};
     }
-    return header;
+    return {};
 }
 
 void assign_base_offset(std::span<std::byte> batch, int64_t base_offset) noexcept {

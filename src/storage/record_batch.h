@@ -77,18 +77,22 @@ inline constexpr int64_t no_producer_id = -1;
 inline constexpr int16_t no_producer_epoch = -1;
 inline constexpr int32_t no_sequence = -1;
 
+using byte_span = std::span<const std::byte>;
+
 enum class compression_codec : uint8_t { none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4 };
 inline constexpr uint8_t compression_codec_max = 4;
 
 enum class timestamp_type : uint8_t { create_time = 0, log_append_time = 1 };
 
 // Why a batch was refused. The Kafka layer maps these at the edge:
-//   zero_length, truncated, invalid_length, crc_mismatch -> CORRUPT_MESSAGE (2)
+//   zero_length, truncated, invalid_length, crc_mismatch,
+//   invalid_compressed_data                              -> CORRUPT_MESSAGE (2)
 //   unsupported_magic, invalid_record_count, invalid_offset_delta,
 //   invalid_record                                       -> INVALID_RECORD (87)
 //     (Kafka answers a Produce v3+ batch whose magic is not 2 with INVALID_RECORD)
 //   unsupported_compression                              -> UNSUPPORTED_COMPRESSION_TYPE (76)
 //   too_large                                            -> MESSAGE_TOO_LARGE (10)
+//     (also: compressed records that expand past the bound; see compression.h)
 // Recovery reads zero_length as "clean end of written data" and everything else as
 // "torn or corrupt tail: truncate here".
 enum class batch_errc : uint8_t {
@@ -102,6 +106,7 @@ enum class batch_errc : uint8_t {
     invalid_record_count,     // negative, zero where records are required, or != records walked
     invalid_offset_delta,     // lastOffsetDelta or a record's offsetDelta out of place
     invalid_record,           // a record's fields overrun it, or its length is wrong
+    invalid_compressed_data,  // the records of a compressed batch do not decode (compression.h)
 };
 
 [[nodiscard]] std::string_view name(batch_errc errc) noexcept;
@@ -205,11 +210,18 @@ struct validation_options {
 // declared length equal to the bytes its fields use, offset deltas strictly
 // increasing from >= 0 and ending at lastOffsetDelta (exact) or at most there
 // (allow_gaps), and exactly recordCount records filling the batch. Compressed
-// batches are not opened here: decompression belongs to the Kafka layer.
-// Never allocates; the walk runs at most recordCount times and stops at the
-// first bad byte.
+// batches are not opened here: validate_compressed_records (compression.h)
+// decompresses and checks their records. Never allocates; the walk runs at
+// most recordCount times and stops at the first bad byte.
 [[nodiscard]] batch_result<batch_header> validate_batch(std::span<const std::byte> data,
                                                         const validation_options& options) noexcept;
+
+// The record walk of validate_batch, over the records of a batch whose header
+// validate_batch accepted: `records` are the bytes after the header, or what a
+// compressed batch's blob decompressed to. Checks exactly recordCount records,
+// each well formed, offset deltas as the policy says, no bytes after the last.
+[[nodiscard]] batch_result<void> validate_records(const batch_header& header, byte_span records,
+                                                  offset_delta_policy offset_deltas) noexcept;
 
 // --- In-place mutation on append -----------------------------------------------
 // Each takes one whole batch (batch.size() == 12 + batchLength, asserted), normally
@@ -235,8 +247,6 @@ inline void set_log_append_time(std::span<std::byte> batch, int64_t timestamp_ms
 void recompute_crc(std::span<std::byte> batch) noexcept;
 
 // --- Records of uncompressed batches -----------------------------------------------
-
-using byte_span = std::span<const std::byte>;
 
 struct record_header {
     byte_span key;                   // never null in Kafka's format
@@ -292,14 +302,22 @@ struct record_view {
                                 static_cast<uint64_t>(record.timestamp_delta_ms));
 }
 
-// Walks the records of one uncompressed batch. open() checks only what the walk
-// needs (size, magic, codec none, recordCount >= 0), not the CRC: run
-// validate_batch first to trust the contents. Safe on any bytes: every read is
-// bounded by the record's own length, next() is called at most recordCount + 1
-// times before it reports the end, and nothing is allocated.
+// Walks the records of one uncompressed batch (or, through over(), records
+// decompressed from a compressed one: see open_records in compression.h).
+// open() checks only what the walk needs (size, magic, codec none, recordCount
+// >= 0), not the CRC: run validate_batch first to trust the contents. Safe on
+// any bytes: every read is bounded by the record's own length, next() is
+// called at most recordCount + 1 times before it reports the end, and nothing
+// is allocated.
 class record_reader {
 public:
     static batch_result<record_reader> open(byte_span batch) noexcept;
+    // Walks records held apart from their batch (a compressed batch's blob,
+    // decompressed); `header` gives recordCount and lastOffsetDelta. The views
+    // it yields point into `records`.
+    static record_reader over(const batch_header& header, byte_span records) noexcept {
+        return record_reader(header, records);
+    }
 
     // Decodes the next record into `out` and returns true; returns false once
     // recordCount records were read and the batch is used up exactly. Errors:
@@ -315,9 +333,6 @@ public:
     [[nodiscard]] int32_t last_offset_delta_read() const noexcept { return _previous_delta; }
 
 private:
-    friend batch_result<batch_header> validate_batch(std::span<const std::byte> data,
-                                                     const validation_options& options) noexcept;
-
     record_reader(batch_header header, byte_span records) noexcept
         : _header(header), _remaining(records), _records_left(header.record_count) {}
 
@@ -328,8 +343,9 @@ private:
     std::optional<batch_errc> _failed;
 };
 
-// Calls fn(const record_view&) for each record of an uncompressed batch. If fn
-// returns bool, false stops the walk early (and the result is success).
+// Calls fn(const record_view&) for each record of an uncompressed batch (of any
+// batch: for_each_decoded_record in compression.h). If fn returns bool, false
+// stops the walk early (and the result is success).
 template <typename Fn>
 batch_result<void> for_each_record(byte_span batch, Fn&& fn) {
     auto reader = record_reader::open(batch);
