@@ -28,7 +28,8 @@ error_code to_error_code(storage::batch_errc error) noexcept {
         case batch_errc::zero_length:
         case batch_errc::truncated:
         case batch_errc::invalid_length:
-        case batch_errc::crc_mismatch: return error_code::corrupt_message;
+        case batch_errc::crc_mismatch:
+        case batch_errc::invalid_compressed_data: return error_code::corrupt_message;
         case batch_errc::unsupported_magic:
         case batch_errc::invalid_record_count:
         case batch_errc::invalid_offset_delta:

@@ -11,6 +11,7 @@
 #include "kafka/server/handlers/handlers.h"
 #include "reactor/condition.h"
 #include "reactor/submit_to.h"
+#include "storage/compression.h"
 #include "storage/record_batch.h"
 
 namespace tl::kafka {
@@ -53,6 +54,12 @@ error_code check_batch(std::span<const std::byte> records, const cluster::topic_
     if (header->is_control()) return error_code::invalid_record;  // only coordinators write these
     if (header->compression() == storage::compression_codec::zstd && version < 7) {
         return error_code::unsupported_compression_type;
+    }
+    if (header->compression() != storage::compression_codec::none) {
+        // Kafka checks the records inside too; both snappy framings decode.
+        auto inner = storage::validate_compressed_records(
+            records, *header, storage::offset_delta_policy::exact);
+        if (!inner) return to_error_code(inner.error());
     }
     return error_code::none;
 }
