@@ -217,10 +217,14 @@ void partition_manager::wake(const fetch_watch& w) {
         return;
     }
     TL_ASSERT(w.shard < _peers.size());
-    partition_manager* peer = _peers[w.shard];
+    // Look the peer up on its own shard, when the call runs there: a shard
+    // that has stopped meanwhile has cleared its entry (and has no waiters).
+    const std::span<partition_manager* const> peers = _peers;
+    const unsigned shard = w.shard;
     const uint64_t id = w.waiter;
-    _background.spawn(
-        reactor::submit_to(w.shard, [peer, id] { peer->notify_waiter(id); }));
+    _background.spawn(reactor::submit_to(shard, [peers, shard, id] {
+        if (partition_manager* peer = peers[shard]; peer != nullptr) peer->notify_waiter(id);
+    }));
 }
 
 task<partition_result<partition_read>> partition_manager::read(std::string_view topic,
