@@ -23,6 +23,9 @@ constexpr auto api_table = std::to_array<api_entry>({
     {{api_keys::list_offsets, 0, 8}, handle_list_offsets},
     {{api_keys::metadata, 0, 12}, handle_metadata},
     {{api_keys::api_versions, 0, 3}, handle_api_versions},
+    {{api_keys::create_topics, 0, 7}, handle_create_topics},
+    {{api_keys::delete_topics, 0, 6}, handle_delete_topics},
+    {{api_keys::create_partitions, 0, 3}, handle_create_partitions},
 });
 
 constexpr std::array<api_version_range, api_table.size()> ranges() {
