@@ -39,6 +39,8 @@ enum class error_code : int16_t {
     fetch_session_id_not_found = 70,
     unknown_topic_id = 100,
     inconsistent_topic_id = 103,
+    mismatched_endpoint_type = 114,
+    unsupported_endpoint_type = 115,
 };
 
 [[nodiscard]] constexpr int16_t code(error_code e) noexcept { return static_cast<int16_t>(e); }

@@ -23,6 +23,12 @@ constexpr auto api_table = std::to_array<api_entry>({
     {{api_keys::list_offsets, 0, 8}, handle_list_offsets},
     {{api_keys::metadata, 0, 12}, handle_metadata},
     {{api_keys::api_versions, 0, 3}, handle_api_versions},
+    {{api_keys::create_topics, 0, 7}, handle_create_topics},
+    {{api_keys::delete_topics, 0, 6}, handle_delete_topics},
+    {{api_keys::create_partitions, 0, 3}, handle_create_partitions},
+    {{api_keys::delete_records, 0, 2}, handle_delete_records},
+    {{api_keys::describe_cluster, 0, 1}, handle_describe_cluster},
+    {{api_keys::offset_for_leader_epoch, 0, 4}, handle_offset_for_leader_epoch},
 });
 
 constexpr std::array<api_version_range, api_table.size()> ranges() {
