@@ -5,8 +5,8 @@
 // partitions and watermarks; cluster info shows the broker's cluster id;
 // an unreachable or malformed bootstrap address and unknown commands or
 // flags fail with one stderr line and exit 1 or 2. The admin commands
-// (topic create/delete/alter-config, configs in describe) are checked too,
-// and skipped while the broker does not advertise CreateTopics.
+// (topic create/delete/alter-config, configs in describe) are checked too;
+// each test skips while the broker does not advertise the APIs it needs.
 // How: each test starts the tidelogd that meson names in TIDELOGD on free
 // loopback ports (bound to port 0, read, closed) and a fresh data directory,
 // waits for its ready line, then runs the tidectl in TIDECTL with captured
@@ -78,12 +78,11 @@ protected:
         _root = pattern;
     }
     void TearDown() override {
+        // How the daemon stops is process_test's to prove; here it only has
+        // to go (child_process kills it if SIGTERM is not enough).
         if (_daemon) {
             _daemon->send_signal(SIGTERM);
-            const auto status = _daemon->wait_for_exit(wait_limit);
-            EXPECT_TRUE(status.has_value() && status->exited && status->code == 0)
-                << "tidelogd did not stop cleanly; stderr:\n"
-                << _daemon->stderr_text();
+            (void)_daemon->wait_for_exit(wait_limit);
             _daemon.reset();
         }
         std::error_code ignored;
@@ -284,56 +283,79 @@ TEST_F(tidectl_test, cluster_info_shows_the_cluster_id) {
     EXPECT_THAT(json.stdout_text, StartsWith("{\"cluster_id\":\"" + cluster_id + "\""));
 }
 
-TEST_F(tidectl_test, admin_commands_create_describe_alter_and_delete_topics) {
+TEST_F(tidectl_test, topics_are_created_and_deleted) {
     start_broker();
-    if (!broker_serves(19)) GTEST_SKIP() << "the broker does not serve CreateTopics yet";
-
+    if (!broker_serves(19) || !broker_serves(20)) {
+        GTEST_SKIP() << "the broker does not serve CreateTopics and DeleteTopics yet";
+    }
     const run_result created =
         tidectl({"topic", "create", "managed", "--partitions", "3", "--replication-factor", "1",
                  "--config", "retention.ms=3600000"});
     expect_success(created);
-    EXPECT_THAT(created.stdout_text, StartsWith("created topic managed"));
+    EXPECT_EQ(created.stdout_text, "created topic managed (3 partitions, replication factor 1)\n");
 
     const run_result again = tidectl({"topic", "create", "managed"});
     expect_failure(again, 1);
-    EXPECT_THAT(again.stderr_text, HasSubstr("TOPIC_ALREADY_EXISTS (36)"));
+    EXPECT_THAT(again.stderr_text,
+                HasSubstr("cannot create topic managed: TOPIC_ALREADY_EXISTS (36)"));
 
     const run_result described = tidectl({"topic", "describe", "managed"});
     expect_success(described);
     EXPECT_THAT(described.stdout_text, HasSubstr("partitions: 3\n"));
+    const run_result produced = tidectl({"produce", "managed", "--key", "key-2", "--value", "v"});
+    expect_success(produced);
+    EXPECT_EQ(produced.stdout_text, "2@0\n");
+
+    // One unknown name: the known one is still deleted, and the exit is 1.
+    const run_result deleted = tidectl({"topic", "delete", "managed", "never-made"});
+    expect_failure(deleted, 1);
+    EXPECT_EQ(deleted.stdout_text, "deleted topic managed\n");
+    EXPECT_THAT(deleted.stderr_text,
+                HasSubstr("cannot delete topic never-made: UNKNOWN_TOPIC_OR_PARTITION (3)"));
+    const run_result list = tidectl({"topic", "list"});
+    expect_success(list);
+    EXPECT_THAT(list.stdout_text, Not(HasSubstr("managed")));
+}
+
+TEST_F(tidectl_test, topic_configs_are_described_and_altered) {
+    start_broker();
+    if (!broker_serves(19) || !broker_serves(32) || !broker_serves(44)) {
+        GTEST_SKIP() << "the broker does not serve CreateTopics, DescribeConfigs and "
+                        "IncrementalAlterConfigs yet";
+    }
+    expect_success(tidectl({"topic", "create", "configured", "--config", "retention.ms=3600000"}));
+    const run_result described = tidectl({"topic", "describe", "configured"});
+    expect_success(described);
     EXPECT_THAT(described.stdout_text, HasSubstr("  retention.ms=3600000  (DYNAMIC_TOPIC_CONFIG)"));
 
-    const run_result altered = tidectl({"topic", "alter-config", "managed", "--set",
+    const run_result altered = tidectl({"topic", "alter-config", "configured", "--set",
                                         "retention.ms=7200000", "--set", "cleanup.policy=compact"});
     expect_success(altered);
     EXPECT_EQ(altered.stdout_text,
-              "altered topic managed: set retention.ms=7200000, set cleanup.policy=compact\n");
-    const run_result after_set = tidectl({"topic", "describe", "managed"});
+              "altered topic configured: set retention.ms=7200000, set cleanup.policy=compact\n");
+    const run_result after_set = tidectl({"topic", "describe", "configured"});
     EXPECT_THAT(after_set.stdout_text, HasSubstr("  retention.ms=7200000  (DYNAMIC_TOPIC_CONFIG)"));
     EXPECT_THAT(after_set.stdout_text,
                 HasSubstr("  cleanup.policy=compact  (DYNAMIC_TOPIC_CONFIG)"));
 
-    expect_success(tidectl({"topic", "alter-config", "managed", "--delete", "cleanup.policy"}));
-    const run_result after_delete = tidectl({"topic", "describe", "managed", "--json"});
+    expect_success(tidectl({"topic", "alter-config", "configured", "--delete", "cleanup.policy"}));
+    const run_result after_delete = tidectl({"topic", "describe", "configured", "--json"});
     EXPECT_THAT(after_delete.stdout_text,
                 HasSubstr("{\"name\":\"cleanup.policy\",\"value\":\"delete\""));
     EXPECT_THAT(after_delete.stdout_text, Not(HasSubstr("\"value\":\"compact\"")));
 
-    const run_result deleted = tidectl({"topic", "delete", "managed"});
-    expect_success(deleted);
-    EXPECT_EQ(deleted.stdout_text, "deleted topic managed\n");
-    EXPECT_THAT(tidectl({"topic", "list"}).stdout_text, Not(HasSubstr("managed")));
-    const run_result gone = tidectl({"topic", "delete", "managed"});
-    expect_failure(gone, 1);
-    EXPECT_THAT(gone.stderr_text, HasSubstr("UNKNOWN_TOPIC_OR_PARTITION (3)"));
+    const run_result unknown = tidectl({"topic", "alter-config", "never-made", "--set", "a=b"});
+    expect_failure(unknown, 1);
+    EXPECT_THAT(unknown.stderr_text, HasSubstr("cannot alter configs of topic never-made"));
 }
 
-TEST_F(tidectl_test, admin_commands_report_an_api_the_broker_does_not_serve) {
+TEST_F(tidectl_test, a_command_whose_api_the_broker_does_not_serve_says_so) {
     start_broker();
-    if (broker_serves(19)) GTEST_SKIP() << "the broker serves CreateTopics";
-    const run_result created = tidectl({"topic", "create", "unserved"});
-    expect_failure(created, 1);
-    EXPECT_THAT(created.stderr_text, HasSubstr("does not serve create_topics (API key 19)"));
+    if (broker_serves(44)) GTEST_SKIP() << "the broker serves IncrementalAlterConfigs";
+    const run_result altered = tidectl({"topic", "alter-config", "t", "--set", "a=b"});
+    expect_failure(altered, 1);
+    EXPECT_THAT(altered.stderr_text,
+                HasSubstr("does not serve incremental_alter_configs (API key 44)"));
 }
 
 // No broker needed below: addresses and arguments are checked before or
