@@ -27,6 +27,9 @@ constexpr auto api_table = std::to_array<api_entry>({
     {{api_keys::delete_topics, 0, 6}, handle_delete_topics},
     {{api_keys::create_partitions, 0, 3}, handle_create_partitions},
     {{api_keys::delete_records, 0, 2}, handle_delete_records},
+    {{api_keys::describe_configs, 0, 4}, handle_describe_configs},
+    {{api_keys::alter_configs, 0, 2}, handle_alter_configs},
+    {{api_keys::incremental_alter_configs, 0, 1}, handle_incremental_alter_configs},
     {{api_keys::describe_cluster, 0, 1}, handle_describe_cluster},
     {{api_keys::offset_for_leader_epoch, 0, 4}, handle_offset_for_leader_epoch},
 });
