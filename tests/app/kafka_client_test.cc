@@ -5,7 +5,7 @@
 // never answers, a peer that hangs up) ends in its own client_errc with one
 // line of text instead of a hang. Version negotiation falls back from
 // ApiVersions v3 to v0 when refused, and picks min(ours, the broker's) per
-// API, or nothing when the ranges do not meet.
+// API, or nothing when the ranges do not meet (and then a call says so).
 // How: pure functions on literals, and loopback sockets that the test opens
 // itself (a closed port, a listener that never accepts, one that accepts and
 // closes, a fake broker thread answering ApiVersions with the generated
@@ -23,6 +23,7 @@
 #include "app/kafka_client.h"
 #include "kafka/messages/api_table.h"
 #include "kafka/messages/api_versions.h"
+#include "kafka/messages/create_topics.h"
 
 namespace tl::app {
 namespace {
@@ -212,6 +213,14 @@ TEST(kafka_client, api_versions_falls_back_to_v0_and_versions_meet_in_the_middle
     EXPECT_EQ(client->version_for(kafka::api_keys::fetch), std::nullopt);
     EXPECT_EQ(client->version_for(kafka::api_keys::create_topics), std::nullopt);
     EXPECT_EQ(client->broker_versions().size(), 4u);
+
+    // An API the broker does not list fails before anything is sent.
+    auto unserved = client->call<kafka::create_topics_response>(kafka::create_topics_request{});
+    ASSERT_FALSE(unserved.ok());
+    EXPECT_EQ(unserved.error().code, client_errc::unsupported_api);
+    EXPECT_EQ(unserved.error().message,
+              "the broker at 127.0.0.1:" + std::to_string(listener.port) +
+                  " does not serve create_topics (API key 19) in a version tidectl speaks");
 }
 
 }  // namespace

@@ -349,15 +349,6 @@ TEST_F(tidectl_test, topic_configs_are_described_and_altered) {
     EXPECT_THAT(unknown.stderr_text, HasSubstr("cannot alter configs of topic never-made"));
 }
 
-TEST_F(tidectl_test, a_command_whose_api_the_broker_does_not_serve_says_so) {
-    start_broker();
-    if (broker_serves(44)) GTEST_SKIP() << "the broker serves IncrementalAlterConfigs";
-    const run_result altered = tidectl({"topic", "alter-config", "t", "--set", "a=b"});
-    expect_failure(altered, 1);
-    EXPECT_THAT(altered.stderr_text,
-                HasSubstr("does not serve incremental_alter_configs (API key 44)"));
-}
-
 // No broker needed below: addresses and arguments are checked before or
 // while connecting.
 class tidectl_offline_test : public ::testing::Test {
