@@ -1,10 +1,12 @@
 // tidectl: the operator's tool. Subcommands are rows of one table: the words
-// that name them, the arguments they take, and the function that runs them.
-// Later issues add Kafka commands as more rows.
+// that name them, the arguments and flags they take, and the function that
+// runs them. The Kafka commands (topic, cluster, produce, consume) live in
+// kafka_commands.cc and talk to a broker through kafka_client.h.
 //
 // Exit status: 0 success, 1 the command failed, 2 usage or configuration error.
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,32 +17,47 @@
 
 #include "app/config.h"
 #include "app/exit_status.h"
+#include "app/kafka_client.h"
+#include "app/kafka_commands.h"
 #include "tidelog_build_config.h"
 
 namespace tl::app {
 namespace {
 
-using arguments_view = std::span<const std::string_view>;
+enum class flag_kind : uint8_t {
+    value,     // --name VALUE or --name=VALUE; the last one counts
+    repeated,  // --name VALUE, any number of times, all kept in order
+    toggle,    // --name, no value
+};
+
+struct flag {
+    std::string_view name;  // without "--"
+    flag_kind kind;
+};
+
+constexpr size_t any_count = std::numeric_limits<size_t>::max();
 
 struct command {
     std::string_view words;      // "config check"
-    std::string_view arguments;  // "FILE", for usage
+    std::string_view arguments;  // "FILE [--flag X]", for usage
     std::string_view summary;
-    size_t argument_count;
-    int (*run)(arguments_view arguments);
+    size_t arguments_min;
+    size_t arguments_max;  // any_count: no limit
+    std::span<const flag> flags;
+    int (*run)(const command_arguments& arguments);
 };
 
-int run_help(arguments_view arguments);
+int run_help(const command_arguments& arguments);
 
-int run_version(arguments_view /*arguments*/) {
+int run_version(const command_arguments& /*arguments*/) {
     std::printf("tidectl %s\n", TIDELOG_VERSION);
     return to_int(exit_status::ok);
 }
 
 // The same load_config() as tidelogd, without flags. The data directory is
 // not checked: it is the daemon host's state, not the file's.
-int run_config_check(arguments_view arguments) {
-    const std::string path(arguments[0]);
+int run_config_check(const command_arguments& arguments) {
+    const std::string path(arguments.positional[0]);
     auto config = load_config(path, {});
     if (!config) {
         std::fprintf(stderr, "tidectl: config error: %s\n", config.error().to_string().c_str());
@@ -50,39 +67,106 @@ int run_config_check(arguments_view arguments) {
     return to_int(exit_status::ok);
 }
 
-int run_config_defaults(arguments_view /*arguments*/) {
+int run_config_defaults(const command_arguments& /*arguments*/) {
     std::printf("# tidelogd %s built-in defaults; smp is this machine's usable CPU count.\n%s",
                 TIDELOG_VERSION, render_config_yaml(default_config()).c_str());
     return to_int(exit_status::ok);
 }
 
+// Every Kafka command takes --bootstrap; listing commands also --json.
+constexpr flag bootstrap_flags[] = {{"bootstrap", flag_kind::value}};
+constexpr flag json_flags[] = {{"bootstrap", flag_kind::value}, {"json", flag_kind::toggle}};
+constexpr flag topic_create_flags[] = {{"bootstrap", flag_kind::value},
+                                       {"partitions", flag_kind::value},
+                                       {"replication-factor", flag_kind::value},
+                                       {"config", flag_kind::repeated}};
+constexpr flag alter_config_flags[] = {
+    {"bootstrap", flag_kind::value}, {"set", flag_kind::repeated}, {"delete", flag_kind::repeated}};
+constexpr flag cluster_info_flags[] = {
+    {"bootstrap", flag_kind::value}, {"json", flag_kind::toggle}, {"verbose", flag_kind::toggle}};
+constexpr flag produce_flags[] = {
+    {"bootstrap", flag_kind::value},    {"partition", flag_kind::value},
+    {"key", flag_kind::value},          {"header", flag_kind::repeated},
+    {"acks", flag_kind::value},         {"value", flag_kind::value},
+    {"key-separator", flag_kind::value}};
+constexpr flag consume_flags[] = {{"bootstrap", flag_kind::value},  {"partition", flag_kind::value},
+                                  {"offset", flag_kind::value},     {"count", flag_kind::value},
+                                  {"timeout-ms", flag_kind::value}, {"format", flag_kind::value}};
+
 constexpr command commands[] = {
-    {"version", "", "print the version", 0, run_version},
-    {"config check", "FILE", "validate FILE as tidelogd does: OK, or the error and exit 2", 1,
+    {"version", "", "print the version", 0, 0, {}, run_version},
+    {"config check",
+     "FILE",
+     "validate FILE as tidelogd does: OK, or the error and exit 2",
+     1,
+     1,
+     {},
      run_config_check},
-    {"config defaults", "", "print the built-in default config as YAML", 0, run_config_defaults},
-    {"help", "", "print this help", 0, run_help},
+    {"config defaults",
+     "",
+     "print the built-in default config as YAML",
+     0,
+     0,
+     {},
+     run_config_defaults},
+    {"topic create", "NAME [--partitions N] [--replication-factor R] [--config K=V]...",
+     "create a topic (CreateTopics); without flags, the broker's defaults", 1, 1,
+     topic_create_flags, run_topic_create},
+    {"topic delete", "NAME...", "delete topics (DeleteTopics)", 1, any_count, bootstrap_flags,
+     run_topic_delete},
+    {"topic list", "[--json]", "list topics and their partition counts (Metadata)", 0, 0,
+     json_flags, run_topic_list},
+    {"topic describe", "NAME [--json]",
+     "partitions, leaders, replicas, earliest/latest offsets and configs with their sources", 1, 1,
+     json_flags, run_topic_describe},
+    {"topic alter-config", "NAME [--set K=V]... [--delete K]...",
+     "set or delete topic configs (IncrementalAlterConfigs)", 1, 1, alter_config_flags,
+     run_topic_alter_config},
+    {"cluster info", "[--json] [--verbose]",
+     "cluster id, controller and brokers; --verbose: the API versions served", 0, 0,
+     cluster_info_flags, run_cluster_info},
+    {"produce",
+     "TOPIC [--partition P] [--key K] [--header K=V]... [--acks 0|1|all] "
+     "[--value V | --key-separator S]",
+     "send --value, or each stdin line, as a record; prints partition@offset per batch", 1, 1,
+     produce_flags, run_produce},
+    {"consume",
+     "TOPIC [--partition P] [--offset earliest|latest|N] [--count N] [--timeout-ms T] "
+     "[--format F]",
+     "print one partition's records; stop after N, or T ms (default 5000) without one; F: %k "
+     "key, %v value (default), %o offset, %p partition, %t topic, %T timestamp, %h headers",
+     1, 1, consume_flags, run_consume},
+    {"help", "", "print this help", 0, 0, {}, run_help},
 };
 
+std::string synopsis(const command& c) {
+    return c.arguments.empty() ? std::string(c.words) : fmt::format("{} {}", c.words, c.arguments);
+}
+
 std::string usage() {
+    constexpr size_t column = 22;
     std::string text = "usage: tidectl COMMAND [ARGS]\n\n";
     for (const command& c : commands) {
-        const std::string synopsis =
-            c.arguments.empty() ? std::string(c.words) : fmt::format("{} {}", c.words, c.arguments);
-        text += fmt::format("  {:<22}  {}\n", synopsis, c.summary);
+        const std::string line = synopsis(c);
+        if (line.size() <= column) {
+            text += fmt::format("  {:<{}}  {}\n", line, column, c.summary);
+        } else {
+            text += fmt::format("  {}\n  {:<{}}  {}\n", line, "", column, c.summary);
+        }
     }
+    text += fmt::format("\nKafka commands connect to --bootstrap HOST:PORT, else ${}, else {}.\n",
+                        bootstrap_environment_variable, default_bootstrap);
     text += "\nexit status: 0 success, 1 the command failed, 2 usage or configuration error\n";
     return text;
 }
 
-int run_help(arguments_view /*arguments*/) {
+int run_help(const command_arguments& /*arguments*/) {
     std::fputs(usage().c_str(), stdout);
     return to_int(exit_status::ok);
 }
 
 int usage_error(const std::string& message) {
-    std::fprintf(stderr, "tidectl: %s; see tidectl --help\n", message.c_str());
-    return to_int(exit_status::config_error);
+    return report_usage_error(message);
 }
 
 std::vector<std::string_view> split_words(std::string_view words) {
@@ -98,12 +182,56 @@ std::vector<std::string_view> split_words(std::string_view words) {
 }
 
 // Whether `words` ("config check") are the first arguments.
-bool starts_with_words(arguments_view arguments, std::span<const std::string_view> words) {
+bool starts_with_words(std::span<const std::string_view> arguments,
+                       std::span<const std::string_view> words) {
     if (words.size() > arguments.size()) return false;
     return std::equal(words.begin(), words.end(), arguments.begin());
 }
 
-int dispatch(arguments_view arguments) {
+// Splits what follows the command's words into positional arguments and the
+// command's flags; "--" ends the flags. Errors are usage messages.
+result<command_arguments, std::string> parse_arguments(const command& c,
+                                                       std::span<const std::string_view> rest) {
+    command_arguments parsed;
+    bool flags_ended = false;
+    for (size_t i = 0; i < rest.size(); ++i) {
+        const std::string_view argument = rest[i];
+        if (flags_ended || !argument.starts_with("--") || argument.size() == 2) {
+            if (argument == "--" && !flags_ended) {
+                flags_ended = true;
+            } else {
+                parsed.positional.push_back(argument);
+            }
+            continue;
+        }
+        const size_t equals = argument.find('=');
+        const std::string_view name = argument.substr(
+            2, equals == std::string_view::npos ? std::string_view::npos : equals - 2);
+        const auto known = std::ranges::find(c.flags, name, &flag::name);
+        if (known == c.flags.end()) {
+            return failure{fmt::format("unknown flag '--{}' for '{}'", name, c.words)};
+        }
+        if (known->kind == flag_kind::toggle) {
+            if (equals != std::string_view::npos) {
+                return failure{fmt::format("--{} takes no value", name)};
+            }
+            parsed.flags.emplace_back(name, std::string_view{});
+        } else if (equals != std::string_view::npos) {
+            parsed.flags.emplace_back(name, argument.substr(equals + 1));
+        } else if (i + 1 < rest.size()) {
+            parsed.flags.emplace_back(name, rest[++i]);
+        } else {
+            return failure{fmt::format("--{} needs a value", name)};
+        }
+    }
+    const size_t count = parsed.positional.size();
+    if (count < c.arguments_min || count > c.arguments_max) {
+        return failure{fmt::format("usage: tidectl {}", synopsis(c))};
+    }
+    return parsed;
+}
+
+int dispatch(std::span<const std::string_view> arguments) {
     if (arguments.empty()) {
         std::fputs(usage().c_str(), stderr);
         return to_int(exit_status::config_error);
@@ -115,12 +243,9 @@ int dispatch(arguments_view arguments) {
     for (const command& c : commands) {
         const std::vector<std::string_view> words = split_words(c.words);
         if (!starts_with_words(arguments, words)) continue;
-        const arguments_view rest = arguments.subspan(words.size());
-        if (rest.size() != c.argument_count) {
-            return usage_error(fmt::format("usage: tidectl {}{}{}", c.words,
-                                           c.arguments.empty() ? "" : " ", c.arguments));
-        }
-        return c.run(rest);
+        auto parsed = parse_arguments(c, arguments.subspan(words.size()));
+        if (!parsed) return usage_error(parsed.error());
+        return c.run(*parsed);
     }
     // A known group without (or with an unknown) subcommand: list its members.
     std::vector<std::string_view> members;
