@@ -26,6 +26,7 @@
 #include "kafka/messages/metadata.h"
 #include "kafka/messages/produce.h"
 #include "kafka/protocol/error_code.h"
+#include "storage/compression.h"
 #include "storage/record_batch.h"
 
 namespace tl::app {
@@ -903,27 +904,22 @@ command_result<int64_t> print_batches(std::span<const std::byte> records,
                                       settings.partition, next_offset,
                                       storage::name(header.error())));
         }
-        if (header->compression() != storage::compression_codec::none) {
-            return failed(fmt::format(
-                "{}-{}: the batch at offset {} is {}-compressed, and tidectl cannot decompress "
-                "batches yet (only uncompressed ones)",
-                settings.topic, settings.partition, header->base_offset,
-                codec_name(header->compression())));
-        }
         if (!header->is_control()) {
-            auto walked = storage::for_each_record(batch, [&](const storage::record_view& r) {
-                const int64_t offset = storage::record_offset(*header, r);
-                if (offset < next_offset) return true;
-                std::fputs(format_record(settings.format, settings, offset,
-                                         storage::record_timestamp_ms(*header, r), r)
-                               .c_str(),
-                           stdout);
-                next_offset = offset + 1;
-                return ++printed < remaining;
-            });
+            // Compressed or not: both snappy framings and every codec decode.
+            auto walked = storage::for_each_decoded_record(
+                batch, [&](const storage::decoded_record& r) {
+                    if (r.offset < next_offset) return true;
+                    std::fputs(format_record(settings.format, settings, r.offset, r.timestamp_ms,
+                                             *r.record)
+                                   .c_str(),
+                               stdout);
+                    next_offset = r.offset + 1;
+                    return ++printed < remaining;
+                });
             if (!walked) {
-                return failed(fmt::format("{}-{}: bad record in the batch at offset {}: {}",
-                                          settings.topic, settings.partition, header->base_offset,
+                return failed(fmt::format("{}-{}: bad record in the {} batch at offset {}: {}",
+                                          settings.topic, settings.partition,
+                                          codec_name(header->compression()), header->base_offset,
                                           storage::name(walked.error())));
             }
             if (printed >= remaining) break;

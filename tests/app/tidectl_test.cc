@@ -78,11 +78,12 @@ protected:
         _root = pattern;
     }
     void TearDown() override {
-        // How the daemon stops is process_test's to prove; here it only has
-        // to go (child_process kills it if SIGTERM is not enough).
+        // After every tidectl conversation the daemon still stops cleanly.
         if (_daemon) {
             _daemon->send_signal(SIGTERM);
-            (void)_daemon->wait_for_exit(wait_limit);
+            const auto exit = _daemon->wait_for_exit(wait_limit);
+            EXPECT_TRUE(exit.has_value() && exit->exited && exit->code == 0)
+                << _daemon->stderr_text();
             _daemon.reset();
         }
         std::error_code ignored;
