@@ -134,12 +134,14 @@ task<void> connection::read_loop() {
         if (!co_await wait_for_budget(frame_bytes)) break;
 
         _input_start += frame_size_prefix_bytes;
-        std::vector<std::byte> frame(frame_bytes);
+        // Not zeroed: every byte is about to be received into it.
+        request_bytes frame{std::unique_ptr<std::byte[]>(new std::byte[frame_bytes]),
+                            frame_bytes};
         const size_t buffered = std::min(frame_bytes, _input_end - _input_start);
-        std::memcpy(frame.data(), _input.data() + _input_start, buffered);
+        std::memcpy(frame.data.get(), _input.data() + _input_start, buffered);
         _input_start += buffered;
         if (buffered < frame_bytes) {
-            auto rest = co_await _socket.receive_exactly(std::span(frame).subspan(buffered));
+            auto rest = co_await _socket.receive_exactly(frame.span().subspan(buffered));
             if (!rest) {
                 abort();
                 break;
@@ -149,7 +151,7 @@ task<void> connection::read_loop() {
         }
         ++_stats.requests;
 
-        auto id = peek_request_id(frame);
+        auto id = peek_request_id(frame.span());
         if (!id) {
             close_after_pending("request header truncated");
             break;
@@ -175,10 +177,10 @@ task<void> connection::read_loop() {
     }
 }
 
-task<void> connection::handle(slot& s, std::vector<std::byte> frame) {
+task<void> connection::handle(slot& s, request_bytes frame) {
     response reply;
     {
-        auto parsed = parse_request_frame(frame);
+        auto parsed = parse_request_frame(frame.span());
         if (!parsed) {
             reply = response::close_connection();
         } else {
@@ -186,7 +188,7 @@ task<void> connection::handle(slot& s, std::vector<std::byte> frame) {
             reply = co_await _dispatcher.handle(context);
         }
     }
-    frame = {};
+    frame.data.reset();
     release(s.charged_bytes);
     s.charged_bytes = reply.bytes.size();
     charge(s.charged_bytes);

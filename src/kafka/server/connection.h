@@ -119,6 +119,12 @@ public:
     [[nodiscard]] const connection_stats& stats() const noexcept { return _stats; }
 
 private:
+    // One request frame, without its size prefix.
+    struct request_bytes {
+        std::unique_ptr<std::byte[]> data;
+        size_t size = 0;
+        std::span<std::byte> span() const noexcept { return {data.get(), size}; }
+    };
     struct slot {
         response reply;
         size_t charged_bytes = 0;
@@ -127,7 +133,7 @@ private:
 
     task<void> read_loop();
     task<void> write_loop();
-    task<void> handle(slot& s, std::vector<std::byte> frame);
+    task<void> handle(slot& s, request_bytes frame);
     // Fills `_input` until it holds at least `bytes` unread bytes; false on EOF/error.
     task<bool> fill(size_t bytes);
     task<bool> wait_for_budget(size_t bytes);

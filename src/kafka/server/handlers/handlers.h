@@ -17,7 +17,13 @@ namespace tl::kafka {
 // in the request's version is a handler bug: logged, and the connection closed.
 template <typename M>
 [[nodiscard]] response make_response(const request_context& request, const M& body) {
-    writer w;
+    // Counted first so the frame is written into one allocation: a Fetch
+    // response holds megabytes of records that regrowth would copy again.
+    writer counter = writer::counting();
+    encode_response_frame(counter, request.correlation_id(), request.api_version(), body);
+    std::vector<std::byte> buffer;
+    buffer.reserve(counter.size());
+    writer w(std::move(buffer));
     encode_response_frame(w, request.correlation_id(), request.api_version(), body);
     if (!w.ok()) {
         spdlog::error("kafka: cannot encode {} v{}: {}", M::message_name, request.api_version(),
