@@ -189,11 +189,12 @@ task<void> partition_manager::stop() {
 }
 
 task<partition_result<storage::append_result>> partition_manager::append(
-    std::string_view topic, int32_t partition, std::span<const std::byte> batch) {
+    std::string_view topic, int32_t partition, std::span<const std::byte> batch,
+    bool already_validated) {
     local_partition* p = find(topic, partition);
     if (p == nullptr) co_return failure{unknown()};
     use busy(*p);
-    auto appended = co_await p->log->append(batch);
+    auto appended = co_await p->log->append(batch, already_validated);
     if (!appended) co_return failure{from_storage(std::move(appended.error()))};
     after_append(*p);
     co_return *appended;

@@ -90,9 +90,11 @@ public:
     task<void> stop();
 
     // ---- data path: call on this shard, for partitions it owns ----
+    // `already_validated`: see storage::partition_log::append.
     task<partition_result<storage::append_result>> append(std::string_view topic,
                                                            int32_t partition,
-                                                           std::span<const std::byte> batch);
+                                                           std::span<const std::byte> batch,
+                                                           bool already_validated = false);
     // Reads from `request.start_offset`; with `watch`, a read that returns
     // nothing leaves a watch (offset = the start offset).
     task<partition_result<partition_read>> read(std::string_view topic, int32_t partition,

@@ -672,11 +672,14 @@ void partition_log::reconfigure(const log_config& topic) {
     _config.timestamps = topic.timestamps;
 }
 
-task<storage_result<append_result>> partition_log::append(std::span<const std::byte> batch) {
+task<storage_result<append_result>> partition_log::append(std::span<const std::byte> batch,
+                                                          bool already_validated) {
     if (_closing) co_return failure{storage_error{storage_errc::closed, {}, _directory}};
     if (_offline) co_return failure{storage_error{storage_errc::log_offline, _offline->io,
                                                   _offline->message()}};
-    auto header = validate_batch(batch, {.max_batch_size_bytes = _config.max_batch_bytes});
+    auto header = already_validated && batch.size() <= _config.max_batch_bytes
+                      ? read_batch_header(batch)
+                      : validate_batch(batch, {.max_batch_size_bytes = _config.max_batch_bytes});
     if (!header) {
         const storage_errc code = header.error() == batch_errc::too_large
                                       ? storage_errc::batch_too_large

@@ -105,7 +105,11 @@ public:
     partition_log& operator=(const partition_log&) = delete;
 
     // Appends one batch as produced by a client; see the header comment.
-    task<storage_result<append_result>> append(std::span<const std::byte> batch);
+    // `already_validated`: the caller ran validate_batch (with the exact
+    // offset-delta policy) on these bytes, so only the header is read again
+    // (the Kafka layer checks batches on the shard that received them).
+    task<storage_result<append_result>> append(std::span<const std::byte> batch,
+                                               bool already_validated = false);
     task<storage_result<read_result>> read(read_request request);
     // Deletes whole sealed segments beyond retention.ms (by their largest
     // timestamp) or retention.bytes, advancing the log start offset.

@@ -24,7 +24,7 @@ task<void> append_one(broker_context& context, unsigned owner, std::string_view 
                       partition_response& out) {
     cluster::partition_manager* manager = &context.manager(owner);
     auto appended = co_await reactor::submit_to(
-        owner, [&]() { return manager->append(topic, partition, batch); });
+        owner, [&]() { return manager->append(topic, partition, batch, true); });
     if (!appended) {
         out.error_code = code(to_error_code(appended.error()));
         out.base_offset = -1;
