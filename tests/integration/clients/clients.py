@@ -44,9 +44,10 @@ def rdk_conf(bootstrap, **extra):
 def rdk_produce(bootstrap, topic, records, codec="none", acks="all", timeout_s=30, **extra):
     """Produces [(key, value, headers, partition)] and returns the delivery reports
     [(partition, offset)] in send order; raises on any delivery error."""
-    conf = rdk_conf(bootstrap, **extra)
-    conf.update({"acks": acks, "compression.codec": codec, "linger.ms": 5,
-                 "message.timeout.ms": int(timeout_s * 1000)})
+    settings = dict(acks=acks, compression_codec=codec, linger_ms=5,
+                    message_timeout_ms=int(timeout_s * 1000))
+    settings.update(extra)
+    conf = rdk_conf(bootstrap, **settings)
     producer = confluent_kafka.Producer(conf)
     reports = [None] * len(records)
 
@@ -68,12 +69,12 @@ def rdk_produce(bootstrap, topic, records, codec="none", acks="all", timeout_s=3
 
 
 def rdk_consumer(bootstrap, **extra):
-    conf = rdk_conf(bootstrap, **extra)
     # group.id is mandatory for confluent-kafka's Consumer; it is never used:
     # partitions are assigned, offsets never committed.
-    conf.update({"group.id": "tidelog-itest-unused", "enable.auto.commit": False,
-                 "enable.auto.offset.store": False, "auto.offset.reset": "error"})
-    return confluent_kafka.Consumer(conf)
+    settings = dict(group_id="tidelog-itest-unused", enable_auto_commit=False,
+                    enable_auto_offset_store=False, auto_offset_reset="error")
+    settings.update(extra)
+    return confluent_kafka.Consumer(rdk_conf(bootstrap, **settings))
 
 
 def rdk_partitions(bootstrap, topic, timeout_s=10):

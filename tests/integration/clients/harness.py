@@ -115,9 +115,14 @@ class Broker:
             return ""
 
     def stop(self):
-        """SIGTERM; asserts a clean exit (status 0)."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM; asserts a clean exit (status 0). A broker that already exited
+        (crashed) fails here, with its log."""
+        if self.process is None:
             return
+        if self.process.poll() is not None:
+            status, self.process = self.process.returncode, None
+            raise AssertionError(f"tidelogd had already exited with {status} before SIGTERM:\n"
+                                 f"{self.log_text()}")
         self.process.send_signal(signal.SIGTERM)
         try:
             status = self.process.wait(timeout=STOP_TIMEOUT_S)
@@ -140,7 +145,8 @@ class Broker:
     def close(self):
         """Stops the broker if still running and removes the temporary directory."""
         try:
-            self.stop()
+            if self.process is not None and self.process.poll() is None:
+                self.stop()
         finally:
             self.kill()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
