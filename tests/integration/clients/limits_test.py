@@ -1,17 +1,21 @@
 #!/usr/bin/python3
-"""Proves the broker's refusals as real clients see them: a batch above
-message_max_bytes gets MESSAGE_TOO_LARGE, and a topic that does not exist is
-created on first use when auto_create_topics_enable is on and reported as
-UNKNOWN_TOPIC_OR_PARTITION (or the client's equivalent) when it is off.
+"""Proves the broker's limits and topic settings as real clients see them: a batch
+above message_max_bytes gets MESSAGE_TOO_LARGE; fetch limits smaller than a batch
+still return that batch (KIP-74); a topic that does not exist is created on first
+use when auto_create_topics_enable is on and reported as UNKNOWN_TOPIC_OR_PARTITION
+(or the client's equivalent) when it is off; LogAppendTime stamps the broker's clock.
 
-Two brokers: one with message_max_bytes=20000 and auto-create on, one with
-auto-create off. Each client sends an uncompressed 40 kB record (below every
-client's own 1 MB limit, so only the broker can refuse it), then a small record,
-which must still be accepted. For unknown topics each client asks for a fresh
-name and must see it appear (on) or get the unknown-topic error (off); on the
-second broker the topic must still be absent from the topic list afterwards.
+Three brokers. One with message_max_bytes=20000: each client sends an uncompressed
+40 kB record (below every client's own 1 MB limit, so only the broker can refuse
+it), then a small record, which must still be accepted; consumers limited to 1000
+bytes per fetch read 15 kB batches; producing to a fresh name creates the topic.
+One with auto-create off: each client asks for a fresh name and must get the
+unknown-topic error, and the topic must stay absent. One with LogAppendTime:
+records sent with a 2020 CreateTime (plain and gzip) must come back, in the
+Produce response and to both consumers (CRC checks on), with the broker's time.
 """
 import sys
+import time
 import traceback
 
 import confluent_kafka
@@ -77,6 +81,25 @@ def kcat_too_large(broker):
         assert "too large" in str(error).lower(), f"wrong error: {error}"
     else:
         raise AssertionError("kcat exited 0 after the broker refused its record")
+
+
+# ---- fetch sizes smaller than a batch (KIP-74) ------------------------------------
+
+def small_fetch_sizes(broker):
+    """Batches of ~15 kB, consumers allowing 1000 bytes per partition and per fetch:
+    the broker must still return the first whole batch so that consumers progress."""
+    topic = harness.unique_topic("small-fetch")
+    records = [(f"k{i}", f"{i}-" + "s" * 1500, [], 0) for i in range(40)]
+    reports = clients.rdk_produce(broker.bootstrap, topic, records, linger_ms=100,
+                                  batch_num_messages=10)
+    want = clients.expected_records(records, reports)
+    got = clients.rdk_consume(broker.bootstrap, topic, len(records), partitions=[0],
+                              fetch_max_bytes=1000, max_partition_fetch_bytes=1000,
+                              message_max_bytes=1000)
+    assert got == want, f"librdkafka read {len(got)} of {len(want)}"
+    got = clients.kp_consume(broker.bootstrap, topic, len(records), fetch_max_bytes=1000,
+                             max_partition_fetch_bytes=1000)
+    assert got == want, f"kafka-python read {len(got)} of {len(want)}"
 
 
 # ---- unknown topics ------------------------------------------------------------
@@ -161,6 +184,79 @@ def kcat_no_auto_create(broker):
     assert "Unknown topic" in out or "UNKNOWN_TOPIC" in out.upper(), out
 
 
+# ---- LogAppendTime ---------------------------------------------------------------
+
+OLD_CREATE_TIME_MS = 1_600_000_000_000
+CLOCK_SLACK_MS = 5000
+append_time = {}
+
+
+def append_time_produce(broker, codec):
+    """Records with an old CreateTime; the broker must stamp its own clock on them."""
+    topic = harness.unique_topic(f"append-{codec}")
+    before = int(time.time() * 1000)
+    producer = confluent_kafka.Producer(clients.rdk_conf(
+        broker.bootstrap, acks="all", linger_ms=50, compression_codec=codec))
+    stamps = []
+    for i in range(20):
+        producer.produce(topic, value=f"{codec}-{i}", partition=0, timestamp=OLD_CREATE_TIME_MS,
+                         on_delivery=lambda err, msg: stamps.append((err, msg.timestamp())))
+    assert producer.flush(30) == 0
+    after = int(time.time() * 1000)
+    append_time[codec] = (topic, before, after)
+    assert all(err is None for err, _ in stamps), stamps[:3]
+    bad = [ts for _, ts in stamps
+           if ts[0] != confluent_kafka.TIMESTAMP_LOG_APPEND_TIME
+           or not before - CLOCK_SLACK_MS <= ts[1] <= after + CLOCK_SLACK_MS]
+    assert not bad, (f"delivery reports carry {bad[:3]}, want (LOG_APPEND_TIME, "
+                     f"{before}..{after}) from the Produce response's log_append_time")
+
+
+def append_time_read(broker, codec):
+    """librdkafka (check.crcs) and kafka-python (check_crcs) read the broker's time,
+    with a CRC that matches the rewritten batch."""
+    if codec not in append_time:
+        raise AssertionError("nothing was produced")
+    topic, before, after = append_time[codec]
+    low, high = before - CLOCK_SLACK_MS, after + CLOCK_SLACK_MS
+    consumer = clients.rdk_consumer(broker.bootstrap, check_crcs=True)
+    try:
+        consumer.assign([confluent_kafka.TopicPartition(topic, 0, 0)])
+        seen = []
+        deadline = time.monotonic() + 15
+        while len(seen) < 20 and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                raise confluent_kafka.KafkaException(msg.error())
+            seen.append(msg.timestamp())
+    finally:
+        consumer.close()
+    assert len(seen) == 20, f"librdkafka read {len(seen)} of 20"
+    bad = [ts for ts in seen
+           if ts[0] != confluent_kafka.TIMESTAMP_LOG_APPEND_TIME or not low <= ts[1] <= high]
+    assert not bad, f"librdkafka timestamps {bad[:3]}, want (LOG_APPEND_TIME, {before}..{after})"
+    kp = clients.kp_consumer(broker.bootstrap, check_crcs=True)
+    try:
+        from kafka.structs import TopicPartition
+        tp = TopicPartition(topic, 0)
+        kp.assign([tp])
+        kp.seek_to_beginning(tp)
+        got = []
+        deadline = time.monotonic() + 15
+        while len(got) < 20 and time.monotonic() < deadline:
+            for messages in kp.poll(timeout_ms=200).values():
+                got += [(m.timestamp_type, m.timestamp) for m in messages]
+        assert len(got) == 20, f"kafka-python read {len(got)} of 20"
+        bad = [ts for ts in got if ts[0] != 1 or not low <= ts[1] <= high]
+        assert not bad, f"kafka-python (type, timestamp) {bad[:3]}, want (1, {before}..{after})"
+        found = kp.offsets_for_times({tp: low})[tp]
+        assert found is not None and found.offset == 0, f"offsets_for_times(append time): {found}"
+    finally:
+        kp.close()
+
+
 def main():
     tap = harness.Tap()
     groups = [
@@ -170,6 +266,8 @@ def main():
             ("kafka-python: a 40 kB record gets MessageSizeTooLargeError", kp_too_large),
             ("kafkajs: a 40 kB record gets MESSAGE_TOO_LARGE", kafkajs_too_large),
             ("kcat: a 40 kB record is refused as too large", kcat_too_large),
+            ("consumers with 1000-byte fetch limits still read 15 kB batches (KIP-74)",
+             small_fetch_sizes),
             ("librdkafka: auto-create on, producing creates the topic", rdk_auto_create),
             ("kafka-python: auto-create on, producing creates the topic", kp_auto_create),
             ("kafkajs: auto-create on, producing creates the topic", kafkajs_auto_create),
@@ -182,6 +280,14 @@ def main():
             ("kafkajs: auto-create off, send fails with UNKNOWN_TOPIC_OR_PARTITION",
              kafkajs_no_auto_create),
             ("kcat: auto-create off, -L reports the topic unknown", kcat_no_auto_create),
+        ]),
+        ("LogAppendTime", {"log_message_timestamp_type": "LogAppendTime"}, [
+            case for codec in ["none", "gzip"] for case in [
+                (f"LogAppendTime, {codec}: the Produce response carries the broker's time",
+                 lambda b, c=codec: append_time_produce(b, c)),
+                (f"LogAppendTime, {codec}: consumers see it, CRCs valid, offsets_for_times",
+                 lambda b, c=codec: append_time_read(b, c)),
+            ]
         ]),
     ]
     for label, settings, cases in groups:

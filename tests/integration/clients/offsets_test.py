@@ -113,6 +113,38 @@ def kcat_offsets_for_times(broker):
     assert f"{TOPIC} [0] offset 3" in out, out
 
 
+def rdk_out_of_range_reset(broker):
+    """Fetch past the end gets OFFSET_OUT_OF_RANGE; auto.offset.reset=earliest starts over."""
+    consumer = clients.rdk_consumer(broker.bootstrap, auto_offset_reset="earliest")
+    try:
+        consumer.assign([confluent_kafka.TopicPartition(TOPIC, 0, COUNT + 1000)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                assert msg.offset() == 0, f"first record after the reset has offset {msg.offset()}"
+                return
+        raise AssertionError("no record within 15 s after fetching past the end")
+    finally:
+        consumer.close()
+
+
+def kp_out_of_range_reset(broker):
+    consumer = clients.kp_consumer(broker.bootstrap, auto_offset_reset="earliest")
+    try:
+        tp = KpTopicPartition(TOPIC, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, COUNT + 1000)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for messages in consumer.poll(timeout_ms=200).values():
+                assert messages[0].offset == 0, f"first record has offset {messages[0].offset}"
+                return
+        raise AssertionError("no record within 15 s after fetching past the end")
+    finally:
+        consumer.close()
+
+
 def wait_for_wake(start_consumer, poll_once, broker, partition):
     """Parks a consumer in a long fetch, produces one record, returns its latency."""
     topic_offset = [None]
@@ -190,6 +222,10 @@ def main():
          kp_offsets_for_times),
         ("kafkajs admin fetchTopicOffsets and fetchTopicOffsetsByTimestamp", kafkajs_offsets),
         ("kcat -Q offset for a timestamp", kcat_offsets_for_times),
+        ("librdkafka: fetch past the end, auto.offset.reset=earliest reads from offset 0",
+         rdk_out_of_range_reset),
+        ("kafka-python: fetch past the end, auto_offset_reset=earliest reads from offset 0",
+         kp_out_of_range_reset),
         ("librdkafka consumer parked in a 10 s fetch gets a new record within 5 s", rdk_long_poll),
         ("kafka-python consumer parked in a 10 s fetch gets a new record within 5 s",
          kp_long_poll),
