@@ -94,10 +94,24 @@ def request(api_key, version, correlation_id, body=b"", client_id="raw-test"):
     return struct.pack(">i", len(payload)) + payload
 
 
-def produce_body(acks, values, partition=0):
-    batch = record_batch(values, int(time.time() * 1000))
+def produce_body(acks, values, partition=0, batch=None):
+    if batch is None:
+        batch = record_batch(values, int(time.time() * 1000))
     return (string(None) + struct.pack(">hi", acks, 10000) + struct.pack(">i", 1) + string(TOPIC)
             + struct.pack(">ii", 1, partition) + struct.pack(">i", len(batch)) + batch)
+
+
+def zstd_batch(values):
+    """A valid magic-2 batch whose records are zstd-compressed (attributes codec 4)."""
+    import zstandard
+    plain = record_batch(values, int(time.time() * 1000))
+    records = plain[61:]  # everything after the 61-byte batch header
+    compressed = zstandard.ZstdCompressor().compress(records)
+    count = len(values)
+    now = int(time.time() * 1000)
+    after_crc = struct.pack(">hiqqqhii", 4, count - 1, now, now, -1, -1, -1, count) + compressed
+    after_length = struct.pack(">ibI", -1, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(after_length)) + after_length
 
 
 METADATA_ALL_V1 = struct.pack(">i", -1)
@@ -309,6 +323,73 @@ def acks_zero(broker):
         consumer.close()
 
 
+def produce_error(broker, version, body):
+    """Sends one Produce (acks=1) and returns the partition's error code; the same
+    connection must then still answer ApiVersions."""
+    with connect(broker) as s:
+        s.sendall(request(API_PRODUCE, version, 88, body))
+        correlation_id, response = read_response(s)
+        assert correlation_id == 88, correlation_id
+        name_length = struct.unpack(">h", response[4:6])[0]
+        offset = 6 + name_length + 4
+        _, error = struct.unpack(">ih", response[offset:offset + 6])
+        s.sendall(request(API_VERSIONS, 0, 89))
+        assert read_response(s)[0] == 89, "connection unusable after the refused Produce"
+    return error
+
+
+def bad_crc(broker):
+    batch = bytearray(record_batch([b"crc"], int(time.time() * 1000)))
+    batch[-1] ^= 0xFF  # last byte of the last record: covered by the CRC
+    error = produce_error(broker, 7, produce_body(1, None, 1, bytes(batch)))
+    assert error == 2, f"error {error}, want 2 (CORRUPT_MESSAGE)"
+
+
+def two_batches(broker):
+    now = int(time.time() * 1000)
+    batches = record_batch([b"one"], now) + record_batch([b"two"], now)
+    error = produce_error(broker, 7, produce_body(1, None, 1, batches))
+    assert error in (2, 87), f"error {error}, want 87 (INVALID_RECORD) or 2 (CORRUPT_MESSAGE)"
+
+
+def zstd_below_v7(broker):
+    error = produce_error(broker, 3, produce_body(1, None, 1, zstd_batch([b"z1", b"z2"])))
+    assert error == 76, f"Produce v3 with zstd: error {error}, want 76 (UNSUPPORTED_COMPRESSION_TYPE)"
+    error = produce_error(broker, 7, produce_body(1, None, 1, zstd_batch([b"z1", b"z2"])))
+    assert error == 0, f"Produce v7 with zstd: error {error}, want 0"
+
+
+def partition_out_of_range(broker):
+    error = produce_error(broker, 7, produce_body(1, [b"nowhere"], 7))
+    assert error == 3, f"error {error}, want 3 (UNKNOWN_TOPIC_OR_PARTITION)"
+
+
+def metadata_topic_lists(broker):
+    """v0 empty list: all topics; v1 null: all topics; v1 empty list: none."""
+    def topic_count(version, body):
+        with connect(broker) as s:
+            s.sendall(request(API_METADATA, version, 31, body))
+            correlation_id, response = read_response(s)
+        assert correlation_id == 31
+        offset = 0
+        (brokers,) = struct.unpack_from(">i", response, offset)
+        offset += 4
+        for _ in range(brokers):
+            offset += 4
+            (host_length,) = struct.unpack_from(">h", response, offset)
+            offset += 2 + host_length + 4
+            if version >= 1:
+                (rack_length,) = struct.unpack_from(">h", response, offset)
+                offset += 2 + max(rack_length, 0)
+        if version >= 1:
+            offset += 4  # controller_id
+        return struct.unpack_from(">i", response, offset)[0]
+    empty, null = struct.pack(">i", 0), struct.pack(">i", -1)
+    assert topic_count(0, empty) >= 1, "Metadata v0 with an empty list must list every topic"
+    assert topic_count(1, null) >= 1, "Metadata v1 with a null list must list every topic"
+    assert topic_count(1, empty) == 0, "Metadata v1 with an empty list must list no topic"
+
+
 def acks_one_raw(broker):
     """A hand-built batch (our own encoder) is accepted: proves the encoder above."""
     with connect(broker) as s:
@@ -359,6 +440,43 @@ def shutdown_after_long_polls(_):
             broker.close()
 
 
+def raw_long_poll_wake(broker):
+    """8 connections (spread over both shards) park a Fetch v4 with a 10 s max wait at
+    the end of partition 1; one produced record must answer all of them within 5 s."""
+    consumer = clients.rdk_consumer(broker.bootstrap)
+    try:
+        _, high = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(TOPIC, 1),
+                                                 timeout=10, cached=False)
+    finally:
+        consumer.close()
+    sockets = [connect(broker) for _ in range(8)]
+    try:
+        for i, s in enumerate(sockets):
+            s.sendall(request(API_FETCH, 4, 900 + i, fetch_v4_body(TOPIC, [1], high, 10_000)))
+        # The fetches must be parked, not answered: nothing arrives for a moment.
+        for s in sockets:
+            s.settimeout(0.3)
+            try:
+                data = s.recv(1)
+                raise AssertionError(f"a fetch at the end was answered at once: {data!r}")
+            except socket.timeout:
+                pass
+            s.settimeout(CLOSE_TIMEOUT_S)
+        sent = time.monotonic()
+        clients.rdk_produce(broker.bootstrap, TOPIC, [("k", "wake", [], 1)])
+        latencies = []
+        for i, s in enumerate(sockets):
+            correlation_id, body = read_response(s)
+            latencies.append(time.monotonic() - sent)
+            assert correlation_id == 900 + i
+            assert b"wake" in body, "the woken fetch did not carry the new record"
+        print(f"# parked fetches answered after {max(latencies):.3f} s at most", flush=True)
+        assert max(latencies) < 5, f"parked fetches answered after {latencies} s (max wait 10 s)"
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def main():
     tap = harness.Tap()
     broker = harness.Broker(socket_request_max_bytes=MAX_REQUEST_BYTES, num_partitions=2)
@@ -372,6 +490,14 @@ def main():
         header = struct.pack(">hhi", API_METADATA, 1, 9)
         cases = [
             ("raw Produce v3 acks=1 with a hand-built batch is appended", acks_one_raw),
+            ("Produce with a bad CRC gets CORRUPT_MESSAGE; connection stays usable", bad_crc),
+            ("Produce v7 with two batches for one partition is refused", two_batches),
+            ("zstd batch: Produce v3 gets UNSUPPORTED_COMPRESSION_TYPE, v7 is accepted",
+             zstd_below_v7),
+            ("Produce to partition 7 of a 2-partition topic gets UNKNOWN_TOPIC_OR_PARTITION",
+             partition_out_of_range),
+            ("Metadata topic lists: v0 empty = all, v1 null = all, v1 empty = none",
+             metadata_topic_lists),
             ("negative frame size closes the connection",
              bad_frame(struct.pack(">i", -5) + b"\x00" * 16, "negative size")),
             ("frame size above socket_request_max_bytes closes the connection",
@@ -394,6 +520,8 @@ def main():
             ("50 pipelined ApiVersions/Metadata requests answered in order", pipelining),
             ("Produce acks=0 gets no response; the next request's response comes next",
              acks_zero),
+            ("8 raw Fetch v4 long polls (10 s) are all woken by one produced record",
+             raw_long_poll_wake),
             ("SIGTERM after long-polled fetches on other shards' partitions exits 0 (3 brokers)",
              shutdown_after_long_polls),
         ]
