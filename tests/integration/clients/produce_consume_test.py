@@ -7,9 +7,14 @@ kafka-python, kafkajs, kcat) writes to its own topic, created by the broker on t
 producer's first Metadata request (auto-create). Every consumer (librdkafka,
 kafka-python, kcat, kafkajs's fetch path) then reads all partitions from offset 0,
 and each case compares the records per partition, in offset order, with what the
-producer's delivery reports acknowledged.
+producer's delivery reports acknowledged. Two more cases: one librdkafka flush over
+4 topics x 3 partitions (requests that span both shards) read back by one consumer,
+and a 900 kB record through three clients.
 """
 import sys
+import time
+
+import confluent_kafka
 
 import clients
 import harness
@@ -92,6 +97,61 @@ def consume(broker, producer, consumer):
             f"{next(((g, w) for g, w in zip(got_by_partition.get(p, []), want_by_partition.get(p, [])) if g != w), None)}")
 
 
+def many_topics(broker):
+    """One librdkafka flush over 4 topics x 3 partitions (so Produce requests span
+    partitions of both shards), read back by one consumer assigned all 12."""
+    topics = [harness.unique_topic(f"multi{i}") for i in range(4)]
+    for topic in topics:  # create them first, so that the records share requests
+        clients.rdk_produce(broker.bootstrap, topic, [("k", "first", [], 0)])
+    producer_records = {}
+    producer = confluent_kafka.Producer(clients.rdk_conf(broker.bootstrap, acks="all",
+                                                         linger_ms=100))
+    reports = []
+    for i in range(600):
+        topic = topics[i % 4]
+        producer.produce(topic, key=f"k{i}", value=f"multi-{i}", partition=(i // 4) % PARTITIONS,
+                         on_delivery=lambda err, msg: reports.append(
+                             (err, msg.topic(), msg.partition(), msg.offset(), msg.value())))
+    assert producer.flush(30) == 0
+    assert all(r[0] is None for r in reports), [r for r in reports if r[0] is not None][:3]
+    for _, topic, partition, offset, value in reports:
+        producer_records[(topic, partition, offset)] = value.decode()
+    consumer = clients.rdk_consumer(broker.bootstrap, enable_partition_eof=True)
+    try:
+        consumer.assign([confluent_kafka.TopicPartition(t, p, confluent_kafka.OFFSET_BEGINNING)
+                         for t in topics for p in range(PARTITIONS)])
+        got, at_end = {}, set()
+        deadline = time.monotonic() + 30
+        while len(at_end) < len(topics) * PARTITIONS and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                if msg.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    at_end.add((msg.topic(), msg.partition()))
+                    continue
+                raise confluent_kafka.KafkaException(msg.error())
+            got[(msg.topic(), msg.partition(), msg.offset())] = msg.value().decode()
+    finally:
+        consumer.close()
+    missing = {k: v for k, v in producer_records.items() if got.get(k) != v}
+    assert not missing, f"{len(missing)} of {len(producer_records)} records not read back, e.g. " \
+                        f"{sorted(missing.items())[:3]}"
+
+
+def large_record(broker):
+    """A 900 kB record (under the default message_max_bytes) round-trips through
+    librdkafka, kafka-python and kcat."""
+    topic = harness.unique_topic("large")
+    value = "".join(chr(ord("a") + i % 26) for i in range(900_000))
+    reports = clients.rdk_produce(broker.bootstrap, topic, [("big", value, [("h", "x")], 0)])
+    assert reports == [(0, 0)], reports
+    want = [clients.record(0, 0, "big", value, [("h", "x")])]
+    assert clients.rdk_consume(broker.bootstrap, topic, 1, partitions=[0]) == want
+    assert [r for r in clients.kp_consume(broker.bootstrap, topic, 1)] == want
+    assert clients.kcat_consume(broker.bootstrap, topic, 1) == want
+
+
 def main():
     cases = []
     for producer in PRODUCERS:
@@ -100,6 +160,10 @@ def main():
         for consumer in CONSUMERS:
             cases.append((f"{consumer} reads {producer}'s records in per-partition order",
                           lambda b, p=producer, c=consumer: consume(b, p, c)))
+    cases.append(("librdkafka: 600 records over 4 topics x 3 partitions in shared requests, "
+                  "read back by one consumer", many_topics))
+    cases.append(("a 900 kB record round-trips through librdkafka, kafka-python and kcat",
+                  large_record))
     harness.run_cases(cases, {"num_partitions": PARTITIONS})
 
 
