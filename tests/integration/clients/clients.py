@@ -121,11 +121,13 @@ def rdk_consume(bootstrap, topic, expected, timeout_s=20, partitions=None, **ext
 
 # ---- kafka-python -------------------------------------------------------------
 
-def kp_produce(bootstrap, topic, records, codec="none", acks="all", timeout_s=30):
-    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks=acks,
-                                   compression_type=None if codec == "none" else codec,
-                                   linger_ms=5, request_timeout_ms=int(timeout_s * 1000),
-                                   client_id="tidelog-itest-kafka-python")
+def kp_produce(bootstrap, topic, records, codec="none", acks="all", timeout_s=30, **extra):
+    settings = dict(bootstrap_servers=bootstrap, acks=acks,
+                    compression_type=None if codec == "none" else codec,
+                    linger_ms=5, request_timeout_ms=int(timeout_s * 1000),
+                    client_id="tidelog-itest-kafka-python")
+    settings.update(extra)
+    producer = kafka.KafkaProducer(**settings)
     try:
         futures = []
         for key, value, headers, partition in records:

@@ -2,13 +2,15 @@
 """Proves that acknowledged records survive a restart: a clean one (SIGTERM, exit 0,
 start on the same data directory) and a crash (SIGKILL while producers are writing).
 
-librdkafka and kafka-python each write 500 records with acks=all to a 2-partition
-topic; after SIGTERM and a restart both topics are listed and every record reads back
-in order, by both clients. Then two producers (librdkafka, kafka-python) write in a
+librdkafka and kafka-python each write 1000 records (~300 bytes, lz4) with acks=all
+to a 2-partition topic, rolling several 64 KiB segments; after SIGTERM and a
+restart both topics are listed with the same watermarks and every record reads
+back in order, by both clients. Then two producers (librdkafka, kafka-python) write in a
 loop, each recording only the records the broker acknowledged; the broker is killed
 with SIGKILL mid-stream and restarted, and every acknowledged record must be there,
 at the offset it was acknowledged with (flush_mode group: acked means fsynced).
 """
+import random
 import sys
 import threading
 import time
@@ -19,17 +21,30 @@ import kafka
 import clients
 import harness
 
-COUNT = 500
+COUNT = 1000
 PARTITIONS = 2
 state = {}
+
+
+def restart_records(client):
+    """COUNT records with ~300 bytes of incompressible value each, so that with
+    log_segment_bytes=65536 every partition rolls several segments."""
+    rng = random.Random(client)
+    return [(f"k{i}", f"{client}-{i}-" + rng.randbytes(150).hex(), [("i", str(i))],
+             i % PARTITIONS) for i in range(COUNT)]
 
 
 def produce_before_restart(broker):
     for client in ["librdkafka", "kafka-python"]:
         topic = harness.unique_topic(f"restart-{client}")
-        records = clients.sample_records(COUNT, client, partitions=PARTITIONS)
-        produce = clients.rdk_produce if client == "librdkafka" else clients.kp_produce
-        reports = produce(broker.bootstrap, topic, records, codec="lz4")
+        records = restart_records(client)
+        # Small batches (about 4 kB), so that segments roll between them.
+        if client == "librdkafka":
+            reports = clients.rdk_produce(broker.bootstrap, topic, records, codec="lz4",
+                                          batch_num_messages=20)
+        else:
+            reports = clients.kp_produce(broker.bootstrap, topic, records, codec="lz4",
+                                         batch_size=4096)
         state[client] = (topic, clients.expected_records(records, reports))
 
 
@@ -39,8 +54,25 @@ def clean_restart(broker):
 
 def listed_after_restart(broker):
     listed = clients.rdk_partitions
+    consumer = clients.rdk_consumer(broker.bootstrap)
+    try:
+        for client, (topic, expected) in state.items():
+            assert listed(broker.bootstrap, topic) == list(range(PARTITIONS)), topic
+            for p, records in clients.by_partition(expected).items():
+                marks = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p),
+                                                       timeout=10, cached=False)
+                assert marks == (0, len(records)), f"{topic} [{p}]: watermarks {marks}"
+    finally:
+        consumer.close()
+
+
+def segments_rolled(broker):
+    """The data set is meant to span segments: at least 2 .log files per partition
+    (DATA/TOPIC-PARTITION/OFFSET.log), so that recovery reads more than one."""
     for client, (topic, _) in state.items():
-        assert listed(broker.bootstrap, topic) == list(range(PARTITIONS)), topic
+        for p in range(PARTITIONS):
+            logs = sorted((broker.data_dir / f"{topic}-{p}").glob("*.log"))
+            assert len(logs) >= 2, f"{topic}-{p}: segments {[f.name for f in logs]}"
 
 
 def read_after_restart(broker, reader):
@@ -162,9 +194,12 @@ def acked_after_kill(broker, reader):
 
 def main():
     harness.run_cases([
-        ("librdkafka and kafka-python write 500 records each with acks=all", produce_before_restart),
+        ("librdkafka and kafka-python write 1000 records each with acks=all (lz4)",
+         produce_before_restart),
+        ("the partitions rolled several 64 KiB segments", segments_rolled),
         ("SIGTERM exits 0 and tidelogd restarts on the same data directory", clean_restart),
-        ("both topics are listed with their partitions after the restart", listed_after_restart),
+        ("both topics are listed after the restart, watermarks 0 and the record count",
+         listed_after_restart),
         ("librdkafka reads every acknowledged record after the restart",
          lambda b: read_after_restart(b, "librdkafka")),
         ("kafka-python reads every acknowledged record after the restart",
@@ -174,7 +209,7 @@ def main():
          lambda b: acked_after_kill(b, "librdkafka")),
         ("kafka-python finds every record acknowledged before SIGKILL",
          lambda b: acked_after_kill(b, "kafka-python")),
-    ], {"num_partitions": PARTITIONS})
+    ], {"num_partitions": PARTITIONS, "log_segment_bytes": 65536})
 
 
 if __name__ == "__main__":
