@@ -13,6 +13,8 @@ One with auto-create off: each client asks for a fresh name and must get the
 unknown-topic error, and the topic must stay absent. One with LogAppendTime:
 records sent with a 2020 CreateTime (plain and gzip) must come back, in the
 Produce response and to both consumers (CRC checks on), with the broker's time.
+One with connections_max_idle_ms=1000: idle connections close, parked fetches do
+not count as idle, and both producers reconnect after their connections closed.
 """
 import sys
 import time
@@ -257,6 +259,62 @@ def append_time_read(broker, codec):
         kp.close()
 
 
+# ---- connections_max_idle_ms ------------------------------------------------------
+
+IDLE_MS = 1000
+
+
+def idle_raw_connection_closed(broker):
+    import raw_protocol_test as raw
+    with raw.connect(broker) as s:
+        s.sendall(raw.request(raw.API_VERSIONS, 0, 1))
+        assert raw.read_response(s)[0] == 1
+        with harness.elapsed() as seconds:
+            raw.assert_closed(s, f"idle connection (connections_max_idle_ms {IDLE_MS})")
+        assert seconds() >= IDLE_MS / 1000 * 0.9, f"closed after {seconds():.2f} s, before the idle limit"
+
+
+def parked_fetch_outlives_idle_limit(broker):
+    """A fetch parked for 3 s is a request in flight: the connection is not idle."""
+    import raw_protocol_test as raw
+    topic = harness.unique_topic("idle-fetch")
+    clients.rdk_produce(broker.bootstrap, topic, [("k", "v", [], 0)])
+    with raw.connect(broker) as s:
+        s.sendall(raw.request(1, 4, 2, raw.fetch_v4_body(topic, [0], 1, 3 * IDLE_MS)))
+        with harness.elapsed() as seconds:
+            correlation_id, _ = raw.read_response(s)
+        assert correlation_id == 2
+        assert seconds() >= 2.5, f"the 3 s fetch was answered after {seconds():.2f} s"
+
+
+def clients_survive_idle_close(broker):
+    """librdkafka and kafka-python producers whose connections were closed for idleness
+    reconnect and produce again."""
+    import raw_protocol_test as raw
+    topic = harness.unique_topic("idle-clients")
+    rdk = confluent_kafka.Producer(clients.rdk_conf(broker.bootstrap, acks="all"))
+    kp = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    try:
+        delivered = []
+        for round_number in range(2):
+            rdk.produce(topic, value=f"rdk-{round_number}", partition=0,
+                        on_delivery=lambda err, msg: delivered.append(err))
+            assert rdk.flush(30) == 0 and delivered[-1] is None, delivered
+            kp.send(topic, f"kp-{round_number}".encode(), partition=0).get(timeout=30)
+            if round_number == 0:
+                # A raw connection opened now is closed once the idle limit has passed
+                # for the producers' connections too.
+                with raw.connect(broker) as s:
+                    s.sendall(raw.request(raw.API_VERSIONS, 0, 1))
+                    raw.read_response(s)
+                    raw.assert_closed(s, "idle probe connection")
+        assert len(delivered) == 2
+    finally:
+        kp.close(5)
+    got = clients.rdk_consume(broker.bootstrap, topic, 4, partitions=[0])
+    assert sorted(r[3] for r in got) == ["kp-0", "kp-1", "rdk-0", "rdk-1"], got
+
+
 def main():
     tap = harness.Tap()
     groups = [
@@ -288,6 +346,14 @@ def main():
                 (f"LogAppendTime, {codec}: consumers see it, CRCs valid, offsets_for_times",
                  lambda b, c=codec: append_time_read(b, c)),
             ]
+        ]),
+        (f"connections_max_idle_ms {IDLE_MS}", {"connections_max_idle_ms": IDLE_MS}, [
+            ("an idle connection is closed after connections_max_idle_ms",
+             idle_raw_connection_closed),
+            ("a fetch parked longer than the idle limit is answered, not cut",
+             parked_fetch_outlives_idle_limit),
+            ("librdkafka and kafka-python produce again after their idle connections closed",
+             clients_survive_idle_close),
         ]),
     ]
     for label, settings, cases in groups:
