@@ -6,8 +6,8 @@ librdkafka and kafka-python each write 1000 records (~300 bytes, lz4) with acks=
 to a 2-partition topic, rolling several 64 KiB segments; after SIGTERM and a
 restart both topics are listed with the same watermarks and every record reads
 back in order, by both clients. Then two producers (librdkafka, kafka-python) write in a
-loop, each recording only the records the broker acknowledged; the broker is killed
-with SIGKILL mid-stream and restarted, and every acknowledged record must be there,
+loop, each recording only the records the broker acknowledged; the broker is stopped
+mid-stream, once with SIGTERM (exit 0 required) and once with SIGKILL, and restarted, and every acknowledged record must be there,
 at the offset it was acknowledged with (flush_mode group: acked means fsynced).
 """
 import random
@@ -156,7 +156,8 @@ class LoopingProducer(threading.Thread):
                 pass
 
 
-def kill_mid_stream(broker):
+def stop_mid_stream(broker, hard):
+    """SIGKILL (hard) or SIGTERM (asserting exit 0) while two producers write."""
     producers = [LoopingProducer(broker, c, harness.unique_topic(f"kill-{c}"))
                  for c in ["librdkafka", "kafka-python"]]
     for p in producers:
@@ -164,18 +165,23 @@ def kill_mid_stream(broker):
         p.start()
     harness.deadline_poll(lambda: all(len(p.acked) >= 300 for p in producers), 30,
                           "300 acknowledged records from each producer")
-    broker.kill()
-    for p in producers:
-        p.stopping.set()
-    for p in producers:
-        p.join(60)
-        assert not p.is_alive(), f"{p.client} producer did not stop"
-    broker.start()
-    state["killed"] = producers
+    state["hard" if hard else "soft"] = producers
+    try:
+        if hard:
+            broker.kill()
+        else:
+            broker.stop()
+    finally:
+        for p in producers:
+            p.stopping.set()
+        for p in producers:
+            p.join(60)
+            assert not p.is_alive(), f"{p.client} producer did not stop"
+        broker.start()
 
 
-def acked_after_kill(broker, reader):
-    producers = state.get("killed")
+def acked_after_kill(broker, reader, hard=True):
+    producers = state.get("hard" if hard else "soft")
     assert producers, "the kill case did not run"
     for p in producers:
         assert p.error is None, f"{p.client} producer thread failed: {p.error!r}"
@@ -204,7 +210,14 @@ def main():
          lambda b: read_after_restart(b, "librdkafka")),
         ("kafka-python reads every acknowledged record after the restart",
          lambda b: read_after_restart(b, "kafka-python")),
-        ("SIGKILL while two producers write, then restart", kill_mid_stream),
+        ("SIGTERM while two producers write exits 0, then restart",
+         lambda b: stop_mid_stream(b, hard=False)),
+        ("librdkafka finds every record acknowledged before SIGTERM",
+         lambda b: acked_after_kill(b, "librdkafka", hard=False)),
+        ("kafka-python finds every record acknowledged before SIGTERM",
+         lambda b: acked_after_kill(b, "kafka-python", hard=False)),
+        ("SIGKILL while two producers write, then restart",
+         lambda b: stop_mid_stream(b, hard=True)),
         ("librdkafka finds every record acknowledged before SIGKILL",
          lambda b: acked_after_kill(b, "librdkafka")),
         ("kafka-python finds every record acknowledged before SIGKILL",
