@@ -15,6 +15,7 @@ kept working and that every acknowledged record is readable. Pipelining: 50
 ApiVersions/Metadata requests written back to back get 50 responses with matching
 correlation ids, in order; Produce with acks=0 gets no response at all.
 """
+import os
 import random
 import socket
 import struct
@@ -390,6 +391,88 @@ def metadata_topic_lists(broker):
     assert topic_count(1, empty) == 0, "Metadata v1 with an empty list must list no topic"
 
 
+def metadata_v1_topics(broker, names):
+    """Metadata v1 (auto-create allowed) for names; returns {name: error_code}."""
+    body = struct.pack(">i", len(names)) + b"".join(string(n) for n in names)
+    with connect(broker) as s:
+        s.sendall(request(API_METADATA, 1, 41, body))
+        correlation_id, response = read_response(s)
+    assert correlation_id == 41
+    offset = 0
+
+    def take(fmt):
+        nonlocal offset
+        values = struct.unpack_from(fmt, response, offset)
+        offset += struct.calcsize(fmt)
+        return values
+
+    def take_string():
+        nonlocal offset
+        (length,) = take(">h")
+        text = response[offset:offset + max(length, 0)].decode(errors="replace")
+        offset += max(length, 0)
+        return text
+    for _ in range(take(">i")[0]):  # brokers: node_id, host, port, rack
+        take(">i"), take_string(), take(">i"), take_string()
+    take(">i")  # controller_id
+    errors = {}
+    for _ in range(take(">i")[0]):
+        (error,) = take(">h")
+        name = take_string()
+        take(">b")  # is_internal
+        for _ in range(take(">i")[0]):
+            take(">hii")
+            take(">" + "i" * take(">i")[0])
+            take(">" + "i" * take(">i")[0])
+        errors[name] = error
+    return errors
+
+
+def invalid_topic_names(broker):
+    """Auto-create must refuse names Kafka refuses (INVALID_TOPIC_EXCEPTION, 17), and
+    never create anything outside the data directory."""
+    bad = ["../escape-" + str(os.getpid()), "a/b", ".", "..", "x" * 250, "sp ace", "star*"]
+    outside_before = set(broker.temp_dir.iterdir())
+    errors = metadata_v1_topics(broker, bad)
+    wrong = {n[:40]: errors.get(n) for n in bad if errors.get(n) != 17}
+    assert not wrong, f"errors for invalid names (want 17 for each): {wrong}"
+    created = set(broker.temp_dir.iterdir()) - outside_before
+    assert not created, f"created outside the data directory: {created}"
+    escaped = broker.temp_dir.parent / f"escape-{os.getpid()}"
+    assert not escaped.exists(), f"{escaped} was created"
+    healthy(broker)
+
+
+def memory_limited_pipelines(_):
+    """connection_memory_bytes=65536: 30 pipelined 20 kB Produce requests and 20
+    pipelined Fetch requests of ~600 kB responses are all answered, in order, and a
+    single 200 kB record (larger than the limit) is still accepted."""
+    broker = harness.Broker(name="memory", connection_memory_bytes=65536)
+    try:
+        broker.start()
+        topic = harness.unique_topic("memory")
+        reports = clients.rdk_produce(broker.bootstrap, topic, [("k", "m" * 200_000, [], 0)],
+                                      timeout_s=20)
+        assert reports == [(0, 0)], reports
+        body = (string(None) + struct.pack(">hi", 1, 10000) + struct.pack(">i", 1) + string(topic)
+                + struct.pack(">ii", 1, 0))
+        batch = record_batch([b"p" * 20000], int(time.time() * 1000))
+        body += struct.pack(">i", len(batch)) + batch
+        with connect(broker) as s:
+            s.settimeout(30)
+            s.sendall(b"".join(request(API_PRODUCE, 7, 100 + i, body) for i in range(30)))
+            ids = [read_response(s)[0] for _ in range(30)]
+            assert ids == list(range(100, 130)), f"produce responses {ids}"
+            s.sendall(b"".join(request(API_FETCH, 4, 200 + i, fetch_v4_body(topic, [0], 0, 100))
+                               for i in range(20)))
+            responses = [read_response(s) for _ in range(20)]
+            assert [c for c, _ in responses] == list(range(200, 220))
+            assert all(len(b) > 500_000 for _, b in responses), [len(b) for _, b in responses]
+        broker.stop()
+    finally:
+        broker.close()
+
+
 def acks_one_raw(broker):
     """A hand-built batch (our own encoder) is accepted: proves the encoder above."""
     with connect(broker) as s:
@@ -498,6 +581,8 @@ def main():
              partition_out_of_range),
             ("Metadata topic lists: v0 empty = all, v1 null = all, v1 empty = none",
              metadata_topic_lists),
+            ("auto-create refuses invalid topic names (../x, a/b, ., .., 250 chars) with 17",
+             invalid_topic_names),
             ("negative frame size closes the connection",
              bad_frame(struct.pack(">i", -5) + b"\x00" * 16, "negative size")),
             ("frame size above socket_request_max_bytes closes the connection",
@@ -522,6 +607,8 @@ def main():
              acks_zero),
             ("8 raw Fetch v4 long polls (10 s) are all woken by one produced record",
              raw_long_poll_wake),
+            ("connection_memory_bytes 65536: pipelined 20 kB produces and 600 kB fetches "
+             "all answered in order; a 200 kB record accepted", memory_limited_pipelines),
             ("SIGTERM after long-polled fetches on other shards' partitions exits 0 (3 brokers)",
              shutdown_after_long_polls),
         ]
