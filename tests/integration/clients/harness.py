@@ -44,10 +44,16 @@ def deadline_poll(condition, timeout_s, what, interval_s=0.05):
         time.sleep(interval_s)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reserved_port():
+    """(port, socket): a free loopback port, kept bound (not listening) with
+    SO_REUSEPORT while the broker uses it. tidelogd binds with SO_REUSEPORT too, so
+    without the hold another test's probe could pick the same port and the two
+    brokers would share the kernel's connection spreading. A bound socket that
+    does not listen never receives connections."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1], s
 
 
 class Broker:
@@ -59,6 +65,8 @@ class Broker:
         self.temp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"tidelog-{name}-"))
         self.data_dir = self.temp_dir / "data"
         self.port = None
+        self.admin_port = None
+        self._port_holds = []
         self.process = None
         self.log_path = None
         self._starts = 0
@@ -79,7 +87,11 @@ class Broker:
         attempts = 3 if self.port is None else 1
         for attempt in range(attempts):
             if self.port is None or attempt > 0:
-                self.port = free_port()
+                self._release_ports()
+                self.port, hold = reserved_port()
+                self._port_holds.append(hold)
+                self.admin_port, hold = reserved_port()
+                self._port_holds.append(hold)
             if self._start_once(binary):
                 return self
         raise AssertionError(f"tidelogd did not start; log:\n{self.log_text()}")
@@ -88,7 +100,7 @@ class Broker:
         self._starts += 1
         self.log_path = self.temp_dir / f"tidelogd-{self._starts}.log"
         args = [binary, "--data-dir", str(self.data_dir),
-                "--kafka-addr", self.bootstrap, "--admin-addr", f"127.0.0.1:{free_port()}",
+                "--kafka-addr", self.bootstrap, "--admin-addr", f"127.0.0.1:{self.admin_port}",
                 "--smp", "2", "--min-free-bytes", "0", "--cpu-pinning", "floating",
                 "--cache-bytes-per-shard", str(16 << 20)]
         for key, value in self.settings.items():
@@ -142,6 +154,11 @@ class Broker:
         self.kill() if hard else self.stop()
         return self.start()
 
+    def _release_ports(self):
+        for hold in self._port_holds:
+            hold.close()
+        self._port_holds = []
+
     def close(self):
         """Stops the broker if still running and removes the temporary directory."""
         try:
@@ -149,6 +166,7 @@ class Broker:
                 self.stop()
         finally:
             self.kill()
+            self._release_ports()
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self):
