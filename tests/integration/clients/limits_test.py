@@ -118,6 +118,21 @@ def rdk_auto_create(broker):
     assert topic in rdk_topics(broker), "topic not listed after auto-create"
 
 
+def rdk_consumer_does_not_create(broker):
+    """Metadata v4+ with allow_auto_topic_creation=false (librdkafka's consumer)
+    must not create the topic even though the broker allows auto-creation."""
+    topic = harness.unique_topic("consumer-nocreate")
+    consumer = clients.rdk_consumer(broker.bootstrap)
+    try:
+        metadata = consumer.list_topics(topic=topic, timeout=10)
+    finally:
+        consumer.close()
+    error = metadata.topics[topic].error
+    assert error is not None and error.code() == confluent_kafka.KafkaError.UNKNOWN_TOPIC_OR_PART, \
+        f"metadata error for {topic}: {error}"
+    assert topic not in rdk_topics(broker), "a consumer's metadata request created the topic"
+
+
 def kp_auto_create(broker):
     topic = harness.unique_topic("auto-kp")
     assert clients.kp_produce(broker.bootstrap, topic, [("k", "v", [], None)]) == [(0, 0)]
@@ -328,6 +343,8 @@ def main():
              small_fetch_sizes),
             ("librdkafka: auto-create on, producing creates the topic", rdk_auto_create),
             ("kafka-python: auto-create on, producing creates the topic", kp_auto_create),
+            ("librdkafka consumer: Metadata with allow_auto_topic_creation=false creates nothing",
+             rdk_consumer_does_not_create),
             ("kafkajs: auto-create on, producing creates the topic", kafkajs_auto_create),
         ]),
         ("auto-create off", {"auto_create_topics_enable": False}, [

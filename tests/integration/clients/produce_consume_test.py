@@ -9,7 +9,8 @@ kafka-python, kcat, kafkajs's fetch path) then reads all partitions from offset 
 and each case compares the records per partition, in offset order, with what the
 producer's delivery reports acknowledged. Two more cases: one librdkafka flush over
 4 topics x 3 partitions (requests that span both shards) read back by one consumer,
-and a 900 kB record through three clients.
+a 900 kB record through three clients, and records with null keys, null values
+and odd headers.
 """
 import sys
 import time
@@ -152,6 +153,53 @@ def large_record(broker):
     assert clients.kcat_consume(broker.bootstrap, topic, 1) == want
 
 
+def edge_records(broker):
+    """Null keys, null values (tombstones), empty values, null and empty header values
+    and 20 headers: librdkafka writes them, librdkafka and kafka-python read them the same."""
+    topic = harness.unique_topic("edge")
+    producer = confluent_kafka.Producer(clients.rdk_conf(broker.bootstrap, acks="all"))
+    sent = [
+        (None, b"null key", None),
+        (b"tombstone", None, None),
+        (b"empty value", b"", None),
+        (None, None, None),
+        (b"headers", b"v", [("null", None), ("empty", b""), ("dup", b"1"), ("dup", b"2")]),
+        (b"many headers", b"v", [(f"h{i}", bytes([i]) * i) for i in range(20)]),
+    ]
+    errors = []
+    for key, value, headers in sent:
+        producer.produce(topic, key=key, value=value, headers=headers, partition=0,
+                         on_delivery=lambda err, msg: errors.append(err))
+    assert producer.flush(30) == 0 and errors == [None] * len(sent), errors
+    want = [(key, value, headers or []) for key, value, headers in sent]
+    consumer = clients.rdk_consumer(broker.bootstrap)
+    try:
+        consumer.assign([confluent_kafka.TopicPartition(topic, 0, 0)])
+        got = []
+        deadline = time.monotonic() + 15
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                got.append((msg.key(), msg.value(), msg.headers() or []))
+    finally:
+        consumer.close()
+    assert got == want, f"librdkafka read {got}, want {want}"
+    kp = clients.kp_consumer(broker.bootstrap)
+    try:
+        from kafka.structs import TopicPartition
+        tp = TopicPartition(topic, 0)
+        kp.assign([tp])
+        kp.seek_to_beginning(tp)
+        got = []
+        deadline = time.monotonic() + 15
+        while len(got) < len(sent) and time.monotonic() < deadline:
+            for messages in kp.poll(timeout_ms=200).values():
+                got += [(m.key, m.value, list(m.headers)) for m in messages]
+    finally:
+        kp.close()
+    assert got == want, f"kafka-python read {got}, want {want}"
+
+
 def main():
     cases = []
     for producer in PRODUCERS:
@@ -164,6 +212,8 @@ def main():
                   "read back by one consumer", many_topics))
     cases.append(("a 900 kB record round-trips through librdkafka, kafka-python and kcat",
                   large_record))
+    cases.append(("null keys and values, empty values, null/empty/duplicate headers "
+                  "round-trip through librdkafka and kafka-python", edge_records))
     harness.run_cases(cases, {"num_partitions": PARTITIONS})
 
 
