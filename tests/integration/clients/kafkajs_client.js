@@ -1,0 +1,178 @@
+// kafkajs 2.2.4 operations for the client integration tests (run by harness.kafkajs).
+//
+// Usage: node kafkajs_client.js '{"op": ..., "brokers": [...], ...}'. Prints one JSON
+// line with the result; exits non-zero with the error on stderr. kafkajs can only
+// consume through consumer groups, which Tidelog does not serve yet, so "fetch" reads
+// through kafkajs's own Cluster/Broker classes: the real kafkajs Fetch request and
+// record-batch decoder (codecs included), without the group machinery.
+'use strict'
+
+const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
+const Cluster = require('kafkajs/src/cluster')
+const { createLogger } = require('kafkajs/src/loggers')
+const LoggerConsole = require('kafkajs/src/loggers/console')
+const socketFactory = require('kafkajs/src/network/socketFactory')
+
+try {
+  CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy')
+} catch (e) {
+  // snappy stays unregistered; the tests skip it
+}
+
+const CODECS = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+}
+
+const client = request =>
+  new Kafka({
+    clientId: 'tidelog-itest-kafkajs',
+    brokers: request.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: request.retries ?? 5 },
+  })
+
+const toBuffer = v => (v === null || v === undefined ? null : Buffer.from(v))
+const fromBuffer = b => (b === null || b === undefined ? null : b.toString())
+
+async function produce(request) {
+  const producer = client(request).producer({
+    allowAutoTopicCreation: request.allowAutoTopicCreation ?? true,
+  })
+  await producer.connect()
+  try {
+    const result = await producer.send({
+      topic: request.topic,
+      acks: request.acks ?? -1,
+      compression: CODECS[request.codec ?? 'none'],
+      messages: request.messages.map(m => ({
+        key: toBuffer(m.key),
+        value: toBuffer(m.value),
+        partition: m.partition,
+        timestamp: m.timestamp === undefined ? undefined : String(m.timestamp),
+        headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v])),
+      })),
+    })
+    return result.map(r => ({
+      partition: r.partition,
+      errorCode: r.errorCode,
+      baseOffset: r.baseOffset === undefined ? null : Number(r.baseOffset),
+    }))
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+async function offsets(request) {
+  const admin = client(request).admin()
+  await admin.connect()
+  try {
+    const found = await admin.fetchTopicOffsets(request.topic)
+    const byTime =
+      request.timestamp === undefined
+        ? null
+        : await admin.fetchTopicOffsetsByTimestamp(request.topic, request.timestamp)
+    const topics = await admin.listTopics()
+    return {
+      offsets: found.map(p => ({
+        partition: p.partition,
+        low: Number(p.low),
+        high: Number(p.high),
+      })),
+      byTime: byTime && byTime.map(p => ({ partition: p.partition, offset: Number(p.offset) })),
+      topics,
+    }
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+// Reads every partition of the topic from offset 0 until `expected` records or the deadline.
+async function fetch(request) {
+  const cluster = new Cluster({
+    logger: createLogger({ level: logLevel.NOTHING, logCreator: LoggerConsole }),
+    socketFactory: socketFactory(),
+    brokers: request.brokers,
+    clientId: 'tidelog-itest-kafkajs-fetch',
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    enforceRequestTimeout: true,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5 },
+  })
+  await cluster.connect()
+  try {
+    await cluster.addTargetTopic(request.topic)
+    await cluster.refreshMetadata()
+    const partitions = cluster.findTopicPartitionMetadata(request.topic).map(p => p.partitionId)
+    const next = Object.fromEntries(partitions.map(p => [p, '0']))
+    const records = []
+    const deadline = Date.now() + (request.timeoutMs ?? 20000)
+    while (records.length < request.expected && Date.now() < deadline) {
+      const leaders = cluster.findLeaderForPartitions(request.topic, partitions)
+      for (const [nodeId, leaderPartitions] of Object.entries(leaders)) {
+        const broker = await cluster.findBroker({ nodeId })
+        const response = await broker.fetch({
+          replicaId: -1,
+          isolationLevel: 1,
+          maxWaitTime: 500,
+          minBytes: 1,
+          maxBytes: 10485760,
+          topics: [
+            {
+              topic: request.topic,
+              partitions: leaderPartitions.map(partition => ({
+                partition,
+                fetchOffset: next[partition],
+                maxBytes: 1048576,
+              })),
+            },
+          ],
+        })
+        for (const topic of response.responses) {
+          for (const p of topic.partitions) {
+            if (p.errorCode !== 0) throw new Error(`fetch partition ${p.partition}: error ${p.errorCode}`)
+            for (const m of p.messages) {
+              if (BigInt(m.offset) < BigInt(next[p.partition])) continue
+              records.push({
+                partition: p.partition,
+                offset: Number(m.offset),
+                key: fromBuffer(m.key),
+                value: fromBuffer(m.value),
+                timestamp: Number(m.timestamp),
+                headers: Object.fromEntries(
+                  Object.entries(m.headers ?? {}).map(([k, v]) => [k, fromBuffer(v)])
+                ),
+              })
+              next[p.partition] = String(BigInt(m.offset) + 1n)
+            }
+          }
+        }
+      }
+    }
+    return { records }
+  } finally {
+    await cluster.disconnect()
+  }
+}
+
+async function main() {
+  const request = JSON.parse(process.argv[2])
+  const ops = { produce, offsets, fetch }
+  const op = ops[request.op]
+  if (!op) throw new Error(`unknown op ${request.op}`)
+  const result = await op(request)
+  process.stdout.write(JSON.stringify(result) + '\n')
+}
+
+main().then(
+  () => process.exit(0),
+  error => {
+    process.stderr.write(`${error && error.stack ? error.stack : error}\n`)
+    if (error && error.type) process.stderr.write(`kafkajs error type: ${error.type}\n`)
+    process.exit(1)
+  }
+)
