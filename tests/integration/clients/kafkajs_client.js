@@ -159,9 +159,56 @@ async function fetch(request) {
   }
 }
 
+// The admin API round trip: create (with configs), list, describe and alter
+// configs, add partitions, delete records, delete; returns what kafkajs saw.
+async function admin(request) {
+  const admin = client(request).admin()
+  await admin.connect()
+  try {
+    const topic = request.topic
+    const out = {}
+    out.created = await admin.createTopics({
+      topics: [{ topic, numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '3600000' }] }],
+      waitForLeaders: true,
+    })
+    out.createdAgain = await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] })
+    out.listed = (await admin.listTopics()).includes(topic)
+    const describe = async () =>
+      (await admin.describeConfigs({
+        resources: [{ type: 2, name: topic, configNames: ['retention.ms', 'cleanup.policy'] }],
+        includeSynonyms: false,
+      })).resources[0].configEntries.map(e => ({ name: e.configName, value: e.configValue, isDefault: e.isDefault }))
+    out.configs = await describe()
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.ms', value: '7200000' }] }],
+    })
+    out.altered = await describe()
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] })
+    out.partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length
+    const producer = client(request).producer()
+    await producer.connect()
+    await producer.send({ topic, acks: -1, messages: [0, 1, 2, 3, 4].map(i => ({ value: `v${i}`, partition: 0 })) })
+    await producer.disconnect()
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '3' }] })
+    out.afterDelete = (await admin.fetchTopicOffsets(topic)).find(p => p.partition === 0)
+    await admin.deleteTopics({ topics: [topic] })
+    out.listedAfterDelete = (await admin.listTopics()).includes(topic)
+    try {
+      await admin.createTopics({ topics: [{ topic: 'bad/name', numPartitions: 1 }] })
+      out.badName = 'accepted'
+    } catch (e) {
+      out.badName = e.type || String(e)
+    }
+    return out
+  } finally {
+    await admin.disconnect()
+  }
+}
+
 async function main() {
   const request = JSON.parse(process.argv[2])
-  const ops = { produce, offsets, fetch }
+  const ops = { produce, offsets, fetch, admin }
   const op = ops[request.op]
   if (!op) throw new Error(`unknown op ${request.op}`)
   const result = await op(request)
