@@ -160,6 +160,28 @@ def restart_keeps_topics_and_configs(broker):
     assert rdk_describe(admin, topic)["max.message.bytes"].value == "2000000"
 
 
+def advertised_address_is_what_metadata_returns(_broker):
+    """advertised_kafka_addr (Kafka's advertised.listeners) names the broker in
+    Metadata: clients bootstrap on the listen address, then dial the advertised one."""
+    broker = harness.Broker("advertised")
+    broker.port, hold = harness.reserved_port()
+    broker.admin_port, admin_hold = harness.reserved_port()
+    broker._port_holds += [hold, admin_hold]
+    broker.settings["advertised_kafka_addr"] = f"localhost:{broker.port}"
+    try:
+        broker.start()
+        listing = clients.kcat(["-b", broker.bootstrap, "-L"])
+        assert f"broker 0 at localhost:{broker.port}" in listing, listing
+        topic = harness.unique_topic("advertised")
+        records = clients.sample_records(5, "adv")
+        reports = clients.rdk_produce(broker.bootstrap, topic, records)
+        got = clients.rdk_consume(broker.bootstrap, topic, len(records))
+        assert sorted(got) == clients.expected_records(records, reports), got
+        broker.stop()
+    finally:
+        broker.close()
+
+
 if __name__ == "__main__":
     harness.run_cases([
         ("confluent-kafka admin: create, list, describe/alter configs, partitions, delete",
@@ -171,4 +193,6 @@ if __name__ == "__main__":
          kafkajs_admin_round_trip),
         ("restart (SIGTERM and SIGKILL) keeps topics, partitions and configs",
          restart_keeps_topics_and_configs),
+        ("advertised_kafka_addr is the address Metadata gives clients",
+         advertised_address_is_what_metadata_returns),
     ])
