@@ -542,6 +542,22 @@ std::vector<config_key> build_keys() {
         },
         .render = [](const broker_config& c) { return fmt::format("{}", c.min_free_bytes); },
     });
+    keys.push_back(config_key{
+        .name = "log_retention_check_interval_ms",
+        .flag = "--log-retention-check-interval-ms",
+        .value_name = "MS",
+        .meaning = "how often each partition deletes segments past retention.ms or "
+                   "retention.bytes, 100 to 86400000 (Kafka log.retention.check.interval.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 100, 86'400'000);
+            if (!parsed) return failure{parsed.error()};
+            c.retention_check_interval_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.retention_check_interval_ms);
+        },
+    });
     // Broker-wide defaults of topic configs, under Kafka's broker-level names.
     struct topic_default_key {
         std::string_view name;

@@ -84,6 +84,7 @@ struct broker_config {
     uint32_t flush_interval_ms = 100;            // flush_mode interval
     uint64_t cache_bytes_per_shard = 256 * 1024 * 1024;  // read cache of each shard
     uint64_t min_free_bytes = 1024 * 1024 * 1024;        // appends refused below this
+    uint32_t retention_check_interval_ms = 300'000;      // log.retention.check.interval.ms
     // Broker-wide defaults of topic configs that the operator set, in
     // topic-config naming ("retention.ms"): from log_retention_ms and friends.
     std::map<std::string, std::string, std::less<>> topic_defaults;

@@ -18,6 +18,7 @@ storage::log_config storage_base(const broker_config& config) {
     base.flush = config.flush_mode;
     base.flush_interval = std::chrono::milliseconds(config.flush_interval_ms);
     base.min_free_bytes = config.min_free_bytes;
+    base.retention_check_interval = std::chrono::milliseconds(config.retention_check_interval_ms);
     return base;
 }
 

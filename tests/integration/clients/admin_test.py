@@ -160,6 +160,41 @@ def restart_keeps_topics_and_configs(broker):
     assert rdk_describe(admin, topic)["max.message.bytes"].value == "2000000"
 
 
+def low_watermark(broker, topic):
+    consumer = clients.rdk_consumer(broker.bootstrap)
+    try:
+        return consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, 0),
+                                              timeout=10, cached=False)
+    finally:
+        consumer.close()
+
+
+def topic_retention_is_honoured(broker):
+    """retention.bytes set at creation and retention.ms set later by AlterConfigs
+    both make storage delete old segments (segment.bytes keeps segments small;
+    the broker checks retention every 200 ms)."""
+    admin = rdk_admin(broker)
+    by_bytes = harness.unique_topic("retention-bytes")
+    by_time = harness.unique_topic("retention-ms")
+    wait(admin.create_topics([
+        NewTopic(by_bytes, 1, 1, config={"segment.bytes": "65536", "retention.bytes": "131072"}),
+        NewTopic(by_time, 1, 1, config={"segment.bytes": "65536"}),
+    ]))
+    records = [(None, "r" * 1000, [], 0) for _ in range(1000)]
+    for topic in (by_bytes, by_time):
+        clients.rdk_produce(broker.bootstrap, topic, records, batch_size=16384)
+    harness.deadline_poll(lambda: low_watermark(broker, by_bytes)[0] > 0, 20,
+                          "retention.bytes to delete the oldest segments")
+    low, high = low_watermark(broker, by_bytes)
+    assert high == 1000 and high - low < 400, (low, high)
+    assert low_watermark(broker, by_time) == (0, 1000)  # retention.ms is 7 days
+    wait(admin.alter_configs([ConfigResource("topic", by_time,
+                                             set_config={"segment.bytes": "65536",
+                                                         "retention.ms": "1"})]))
+    harness.deadline_poll(lambda: low_watermark(broker, by_time)[0] > 0, 20,
+                          "retention.ms to delete the old segments")
+
+
 def advertised_address_is_what_metadata_returns(_broker):
     """advertised_kafka_addr (Kafka's advertised.listeners) names the broker in
     Metadata: clients bootstrap on the listen address, then dial the advertised one."""
@@ -195,4 +230,6 @@ if __name__ == "__main__":
          restart_keeps_topics_and_configs),
         ("advertised_kafka_addr is the address Metadata gives clients",
          advertised_address_is_what_metadata_returns),
-    ])
+        ("retention.bytes at creation and retention.ms by AlterConfigs delete old segments",
+         topic_retention_is_honoured),
+    ], broker_settings={"log_retention_check_interval_ms": 200})
