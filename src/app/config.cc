@@ -479,7 +479,9 @@ std::vector<config_key> build_keys() {
             c.group_initial_rebalance_delay_ms = *parsed;
             return {};
         },
-        .render = [](const broker_config& c) { return fmt::format("{}", c.group_initial_rebalance_delay_ms); },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_initial_rebalance_delay_ms);
+        },
     });
     keys.push_back(config_key{
         .name = "group_min_session_timeout_ms",
@@ -493,7 +495,9 @@ std::vector<config_key> build_keys() {
             c.group_min_session_timeout_ms = *parsed;
             return {};
         },
-        .render = [](const broker_config& c) { return fmt::format("{}", c.group_min_session_timeout_ms); },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_min_session_timeout_ms);
+        },
     });
     keys.push_back(config_key{
         .name = "group_max_session_timeout_ms",
@@ -507,7 +511,9 @@ std::vector<config_key> build_keys() {
             c.group_max_session_timeout_ms = *parsed;
             return {};
         },
-        .render = [](const broker_config& c) { return fmt::format("{}", c.group_max_session_timeout_ms); },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_max_session_timeout_ms);
+        },
     });
     keys.push_back(config_key{
         .name = "offsets_retention_minutes",
@@ -522,7 +528,9 @@ std::vector<config_key> build_keys() {
             c.offsets_retention_minutes = *parsed;
             return {};
         },
-        .render = [](const broker_config& c) { return fmt::format("{}", c.offsets_retention_minutes); },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_retention_minutes);
+        },
     });
     keys.push_back(config_key{
         .name = "offsets_retention_check_interval_ms",
@@ -536,7 +544,9 @@ std::vector<config_key> build_keys() {
             c.offsets_retention_check_interval_ms = *parsed;
             return {};
         },
-        .render = [](const broker_config& c) { return fmt::format("{}", c.offsets_retention_check_interval_ms); },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_retention_check_interval_ms);
+        },
     });
     keys.push_back(config_key{
         .name = "socket_request_max_bytes",

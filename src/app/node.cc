@@ -50,7 +50,8 @@ node_state::node_state(const broker_config& c)
     controller.storage_base = storage_base(c);
     controller.offsets_topic_partitions = c.offsets_topic_num_partitions;
     controller.offsets_topic_segment_bytes = c.offsets_topic_segment_bytes;
-    groups.group.initial_rebalance_delay_ms = static_cast<int32_t>(c.group_initial_rebalance_delay_ms);
+    groups.group.initial_rebalance_delay_ms =
+        static_cast<int32_t>(c.group_initial_rebalance_delay_ms);
     groups.group.min_session_timeout_ms = static_cast<int32_t>(c.group_min_session_timeout_ms);
     groups.group.max_session_timeout_ms = static_cast<int32_t>(c.group_max_session_timeout_ms);
     groups.offsets_retention_ms = int64_t{c.offsets_retention_minutes} * 60'000;

@@ -51,7 +51,8 @@ class group_test : public ::testing::Test {
 protected:
     group_test() { settings.initial_rebalance_delay_ms = 0; }
 
-    join_args args(std::string member_id, std::vector<protocol_entry> protocols = {protocol("range")},
+    join_args args(std::string member_id,
+                   std::vector<protocol_entry> protocols = {protocol("range")},
                    std::string client = "c") {
         join_args a;
         a.member_id = std::move(member_id);

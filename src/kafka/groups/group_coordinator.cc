@@ -533,7 +533,8 @@ task<int16_t> group_coordinator::delete_group(std::string group_id, int32_t part
     g->mark_dead();
     _groups.erase(group_id);
     _group_partition.erase(group_id);
-    const int16_t appended = co_await append(partition, batch_of(records, _executor.wall_time_ms()));
+    const int16_t appended =
+        co_await append(partition, batch_of(records, _executor.wall_time_ms()));
     co_return appended;
 }
 
@@ -561,7 +562,8 @@ task<int16_t> group_coordinator::delete_offsets(
         }
     }
     if (records.empty()) co_return int16_t{0};
-    const int16_t appended = co_await append(partition, batch_of(records, _executor.wall_time_ms()));
+    const int16_t appended =
+        co_await append(partition, batch_of(records, _executor.wall_time_ms()));
     if (appended != 0) co_return appended;
     for (size_t i : removed) g->remove_offset(partitions[i].first, partitions[i].second);
     co_return int16_t{0};

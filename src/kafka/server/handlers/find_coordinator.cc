@@ -19,7 +19,9 @@ struct answer {
 };
 
 answer look_up(const broker_context& context, std::string_view key, int8_t key_type) {
-    if (key_type == 1) return {group_error::coordinator_not_available, "Transactions are not supported."};
+    if (key_type == 1) {
+        return {group_error::coordinator_not_available, "Transactions are not supported."};
+    }
     if (key_type != 0) return {code(error_code::invalid_request), "Unknown key type."};
     if (!route_group(context, key).has_value()) {
         return {group_error::coordinator_not_available, "The coordinator is not available."};

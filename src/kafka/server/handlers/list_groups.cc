@@ -34,9 +34,8 @@ task<response> handle_list_groups(broker_context& context, request_context& requ
             matches_nothing = true;
         }
     }
-    if (!req.types_filter.empty() &&
-        std::ranges::none_of(req.types_filter,
-                             [](std::string_view t) { return equal_ignoring_case(t, "classic"); })) {
+    const auto classic = [](std::string_view t) { return equal_ignoring_case(t, "classic"); };
+    if (!req.types_filter.empty() && std::ranges::none_of(req.types_filter, classic)) {
         matches_nothing = true;
     }
     std::vector<groups::listed_group> listed;

@@ -97,7 +97,8 @@ task<response> handle_offset_fetch(broker_context& context, request_context& req
                 topics->emplace_back(std::string(t.name), t.partition_indexes);
             }
         }
-        fetched.push_back(co_await fetch_group(context, std::string(g.group_id), std::move(topics)));
+        fetched.push_back(
+            co_await fetch_group(context, std::string(g.group_id), std::move(topics)));
     }
     for (size_t i = 0; i < req.groups.size(); ++i) {
         auto& out = body.groups.emplace_back();
