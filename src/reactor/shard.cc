@@ -125,17 +125,21 @@ void shard::release_credit(unsigned target) noexcept {
 
 void shard::send_request(cross_call* call) noexcept {
     TL_ASSERT(call->source_shard == _id);
-    const bool pushed = _owner.requests(_id, call->target_shard).push(call);
+    const unsigned target = call->target_shard;
+    const bool pushed = _owner.requests(_id, target).push(call);
     TL_ASSERT(pushed, "request ring full although a credit was held");
     ++_calls_in_flight;
-    _owner.shard_at(call->target_shard).wake();
+    _owner.shard_at(target).wake();
 }
 
 void shard::send_reply(cross_call* call) noexcept {
     TL_ASSERT(call->target_shard == _id);
-    const bool pushed = _owner.replies(_id, call->source_shard).push(call);
+    // Once pushed, the call belongs to its source shard, which may complete
+    // and free it at once: nothing of it may be read after the push.
+    const unsigned source = call->source_shard;
+    const bool pushed = _owner.replies(_id, source).push(call);
     TL_ASSERT(pushed, "reply ring full: more requests in flight than credits");
-    _owner.shard_at(call->source_shard).wake();
+    _owner.shard_at(source).wake();
 }
 
 void shard::wake() noexcept {
