@@ -269,7 +269,7 @@ class Connection:
         error = r.i16() if version >= 2 else NONE
         r.done()
         return dict(throttle=throttle, error=error,
-                    offsets={(t, p): v for t, ps in topics_out for p, v in ps})
+                    offsets={(t, p): v for t, ps in topics_out or [] for p, v in ps or []})
 
     # DescribeGroups v4 (key 15)
     def describe_groups(self, groups):

@@ -191,16 +191,20 @@ def stop_all(members):
                 pass
 
 
-def wait_stable(members, partitions, timeout_s=60):
+def wait_stable(members, partitions, timeout_s=60, balanced=False):
     """Waits until the members' current assignments are disjoint, each non-empty,
-    and together cover range(partitions): one generation, everyone assigned."""
+    and together cover range(partitions): one generation, everyone assigned.
+    balanced: also sizes within 1 of each other (an incremental rebalance can pass
+    through a disjoint, complete but unbalanced assignment between its rounds)."""
     def stable():
         for m in members:
             assert m.alive(), f"member {m.name} exited: {''.join(m.stderr_tail)}"
         sets = [m.snapshot()["assigned"] for m in members]
         union = set().union(*sets)
+        sizes = [len(s) for s in sets]
         return (all(sets) and union == set(range(partitions))
-                and sum(len(s) for s in sets) == partitions)
+                and sum(sizes) == partitions
+                and (not balanced or max(sizes) - min(sizes) <= 1))
     harness.deadline_poll(stable, timeout_s,
                           f"a stable assignment of {partitions} partitions over {members}")
     return [m.snapshot()["assigned"] for m in members]

@@ -198,16 +198,16 @@ def group_still_usable(broker):
         got = []
         harness.deadline_poll(lambda: _poll_into(consumer, got) >= (10 - 4) + (10 - 5) + (10 - 6), 60,
                               "the consumer to read past the raw commits")
+        # Offsets committed above with the raw member were used: partition 0
+        # started at 4, partition 1 at 5, partition 2 at 6.
+        starts = {}
+        for p, o in got:
+            starts[p] = min(starts.get(p, o), o)
+        assert starts == {0: 4, 1: 5, 2: 6}, f"started at {starts}"
         consumer.commit(asynchronous=False)
         positions = {tp.partition: tp.offset for tp in consumer.position(
             [confluent_kafka.TopicPartition(topic, p) for p in range(PARTITIONS)])}
         assert positions == {p: 10 for p in range(PARTITIONS)}, positions
-        # Offsets committed above with the raw member were used: partition 0
-        # started at 4, partition 2 at 6.
-        starts = {}
-        for p, o in got:
-            starts[p] = min(starts.get(p, o), o)
-        assert starts[0] == 4 and starts[2] == 6, starts
     finally:
         consumer.close()
     with gp.Connection(broker.port) as conn:

@@ -9,7 +9,8 @@ never joins: a simple consumer's OffsetCommit, generation -1), groups 50-99 thro
 raw OffsetCommit v2 with a metadata string per partition; offsets differ per
 group and partition. One further group commits as a real member (subscribed,
 generation > 0) so that group metadata is replayed as well. Before and after each
-restart all 100 groups are read with raw OffsetFetch v5 (retrying
+restart all 100 groups are read with raw OffsetFetch v5, for the topic's
+partitions and with a null topic list (every committed partition), (retrying
 COORDINATOR_LOAD_IN_PROGRESS while the broker replays __consumer_offsets), and
 10 of them also with librdkafka's committed(). Then every group commits new
 offsets, the broker is SIGKILLed right after the last acknowledgement, and
@@ -91,12 +92,15 @@ def member_commit(broker):
     state["member_group"] = group
 
 
-def read_all(broker):
-    """{group: {(topic, partition): (offset, metadata)}} by raw OffsetFetch v5."""
+def read_all(broker, every_topic=False):
+    """{group: {(topic, partition): (offset, metadata)}} by raw OffsetFetch v5, for
+    the topic's partitions, or with every_topic for a null topic list (all of the
+    group's committed partitions)."""
     out = {}
+    topics = None if every_topic else {state["topic"]: list(range(PARTITIONS))}
     with gp.Connection(broker.port) as conn:
         for group in state["expected"]:
-            answer = gp.retry_coordinator(lambda: conn.offset_fetch(group, None))
+            answer = gp.retry_coordinator(lambda: conn.offset_fetch(group, topics))
             assert answer["error"] == gp.NONE, (group, answer)
             out[group] = {tp: (o, m or "") for tp, (o, m, e) in answer["offsets"].items()
                           if o >= 0}
@@ -108,6 +112,8 @@ def check_restored(broker):
     got = read_all(broker)
     wrong = {g: (got.get(g), want) for g, want in state["expected"].items() if got.get(g) != want}
     assert not wrong, f"{len(wrong)} groups differ, e.g. {list(wrong.items())[:2]}"
+    every = read_all(broker, every_topic=True)
+    assert every == got, "OffsetFetch with a null topic list differs from the explicit one"
     topic = state["topic"]
     for i in range(0, GROUPS // 2, 5):
         committed = groups.committed_offsets(broker.bootstrap, group_name(i), topic, PARTITIONS)
