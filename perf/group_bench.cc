@@ -6,7 +6,8 @@
 //   group_bench rebalance --port P [--members 1,10,50] [--runs 5] [--heartbeat-ms 100]
 //   group_bench commit    --port P [--seconds 5] [--connections 4] [--partitions 1] [--runs 3]
 //   group_bench fetch     --port P [--seconds 5] [--partitions 8] [--runs 3]
-//   common: --topic NAME (created with --topic-partitions, default 8), --json-out FILE
+//   common: --topic NAME (created with --topic-partitions, default 8, unless
+//   --create no), --json-out FILE
 //
 // rebalance: N members, one thread and one connection each, released together
 // into a fresh group; each joins (JoinGroup v5, MEMBER_ID_REQUIRED handled),
@@ -75,6 +76,7 @@ struct options {
     int connections = 4;
     int32_t partitions = 1;  // per commit; for fetch, partitions read per request
     bool partitions_set = false;
+    bool create_topic = true;
     std::string json_out;
     std::vector<std::string> tags;
 };
@@ -233,9 +235,10 @@ void member_thread(const options& o, const std::string& group, int index, rebala
         sync.group_id = group;
         sync.generation_id = generation;
         sync.member_id = member_id;
+        // Owned here: the request's views point into them until it is sent.
         std::vector<std::string> assignments;
+        std::vector<std::string> ids;
         if (joined->body.leader == joined->body.member_id) {
-            std::vector<std::string> ids;
             for (const auto& m : joined->body.members) ids.emplace_back(m.member_id);
             std::ranges::sort(ids);
             std::vector<std::vector<int32_t>> owned(ids.size());
@@ -519,7 +522,7 @@ constexpr std::string_view usage_text =
     "usage: group_bench rebalance|commit|fetch --port P [--topic T] [--topic-partitions N]\n"
     "         [--members 1,10,50] [--heartbeat-ms 100] [--session-timeout-ms 30000]\n"
     "         [--seconds S] [--connections C] [--partitions K] [--runs R]\n"
-    "         [--json-out FILE] [--tag KEY=VALUE]...\n";
+    "         [--create yes|no] [--json-out FILE] [--tag KEY=VALUE]...\n";
 
 template <typename T>
 std::optional<T> number(std::string_view text, T low) {
@@ -584,6 +587,9 @@ std::optional<options> parse(int argc, char** argv) {
             ok = v.has_value();
             if (ok) o.partitions = *v;
             o.partitions_set = true;
+        } else if (flag == "--create") {
+            ok = value == "yes" || value == "no";
+            o.create_topic = value == "yes";
         } else if (flag == "--json-out") {
             o.json_out = value;
         } else if (flag == "--tag") {
@@ -615,7 +621,7 @@ int main(int argc, char** argv) {
         std::fputs(std::string(usage_text).c_str(), stderr);
         return 2;
     }
-    if (!ensure_topic(*o)) return 1;
+    if (o->create_topic && !ensure_topic(*o)) return 1;
     json_sink sink(*o);
     if (o->mode == "rebalance") return run_rebalance(*o, sink);
     if (o->mode == "commit") return run_commit(*o, sink);
