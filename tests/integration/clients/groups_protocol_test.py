@@ -18,7 +18,9 @@ Raw sockets (group_protocol.py), non-flexible versions, one tidelogd:
   SyncGroup fails with UNKNOWN_SERVER_ERROR (-1) as in Kafka's GroupMetadataManager;
   the member rejoins with small metadata and the group completes.
 - LeaveGroup v3 with a known and an unknown member: the known one leaves, the
-  unknown one gets UNKNOWN_MEMBER_ID (25) in its member entry.
+  unknown one gets UNKNOWN_MEMBER_ID (25) in its member entry. When the last
+  member leaves, the group is Empty when LeaveGroup is answered (as in Kafka)
+  and DeleteGroups succeeds right away.
 - DescribeGroups of an unknown group: error 0, state Dead; DeleteGroups of a group
   with members -> NON_EMPTY_GROUP (68), of an unknown group -> GROUP_ID_NOT_FOUND (69).
 - After all that, a librdkafka consumer joins the same group, reads and commits,
@@ -160,6 +162,12 @@ def oversized_metadata(broker):
             == gp.NONE
         left = conn.leave_group(group, [(fourth["member_id"], None)])
         assert left["error"] == gp.NONE, left
+        # As in Kafka, the last member's LeaveGroup empties the group before it is
+        # answered: the group is Empty at once and can be deleted.
+        state_now = conn.describe_groups([group])["groups"][0]["state"]
+        assert state_now == "Empty", f"state {state_now} right after the last member left"
+        deleted = conn.delete_groups([group])
+        assert deleted["errors"] == {group: gp.NONE}, deleted
 
 
 def leave_describe_delete(broker):
@@ -184,8 +192,9 @@ def leave_describe_delete(broker):
         assert left["error"] == gp.NONE, left
         assert {m["member_id"]: m["error"] for m in left["members"]} == \
             {member: gp.NONE, "no-such-member": gp.UNKNOWN_MEMBER_ID}, left
-        harness.deadline_poll(lambda: conn.describe_groups([group])["groups"][0]["state"]
-                              == "Empty", 10, "the group to be Empty after LeaveGroup")
+        # Kafka empties the group before answering the last member's LeaveGroup.
+        state_now = conn.describe_groups([group])["groups"][0]["state"]
+        assert state_now == "Empty", f"state {state_now} right after the last member left"
 
 
 def group_still_usable(broker):
