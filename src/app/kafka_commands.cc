@@ -1209,14 +1209,29 @@ void print_group_text(const group_description& g) {
                 g.state.c_str(), g.protocol_type.empty() ? "-" : g.protocol_type.c_str(),
                 g.protocol.empty() ? "" : "/", g.protocol.c_str(), g.members.size());
     if (!g.members.empty()) {
-        std::printf("%s\n", fmt::format("  {:<44}  {:<16}  {:<24}  {:<16}  {}", "MEMBER",
-                                        "INSTANCE", "CLIENT", "HOST", "PARTITIONS")
-                                .c_str());
+        // Columns as wide as their longest value (member ids run to ~60 characters).
+        size_t member_width = 6;
+        size_t instance_width = 8;
+        size_t client_width = 6;
+        size_t host_width = 4;
         for (const group_member& m : g.members) {
-            std::printf("%s\n", fmt::format("  {:<44}  {:<16}  {:<24}  {:<16}  {}", m.member_id,
-                                            m.instance_id.value_or("-"), m.client_id, m.client_host,
-                                            m.assignment ? assignment_text(*m.assignment) : "?")
+            member_width = std::max(member_width, m.member_id.size());
+            instance_width = std::max(instance_width, m.instance_id.value_or("-").size());
+            client_width = std::max(client_width, m.client_id.size());
+            host_width = std::max(host_width, m.client_host.size());
+        }
+        const auto row = [&](std::string_view member, std::string_view instance,
+                             std::string_view client, std::string_view host,
+                             std::string_view partitions) {
+            std::printf("%s\n", fmt::format("  {:<{}}  {:<{}}  {:<{}}  {:<{}}  {}", member,
+                                            member_width, instance, instance_width, client,
+                                            client_width, host, host_width, partitions)
                                     .c_str());
+        };
+        row("MEMBER", "INSTANCE", "CLIENT", "HOST", "PARTITIONS");
+        for (const group_member& m : g.members) {
+            row(m.member_id, m.instance_id.value_or("-"), m.client_id, m.client_host,
+                m.assignment ? assignment_text(*m.assignment) : "?");
         }
     }
     size_t width = 5;
