@@ -434,6 +434,40 @@ std::vector<config_key> build_keys() {
         .render = [](const broker_config& c) { return fmt::format("{}", c.num_partitions); },
     });
     keys.push_back(config_key{
+        .name = "offsets_topic_num_partitions",
+        .flag = "--offsets-topic-num-partitions",
+        .value_name = "N",
+        .meaning = "partitions of the internal __consumer_offsets topic when the broker "
+                   "creates it (an existing topic keeps its count), 1 to 1000 "
+                   "(Kafka offsets.topic.num.partitions)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<int32_t>(v, 1, 1000);
+            if (!parsed) return failure{parsed.error()};
+            c.offsets_topic_num_partitions = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_topic_num_partitions);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "offsets_topic_segment_bytes",
+        .flag = "--offsets-topic-segment-bytes",
+        .value_name = "BYTES",
+        .meaning = "segment size of __consumer_offsets when the broker creates it; "
+                   "segments are preallocated, so this is disk taken per partition "
+                   "up front, 65536 to 1073741824 (Kafka offsets.topic.segment.bytes)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 65536, 1u << 30);
+            if (!parsed) return failure{parsed.error()};
+            c.offsets_topic_segment_bytes = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_topic_segment_bytes);
+        },
+    });
+    keys.push_back(config_key{
         .name = "socket_request_max_bytes",
         .flag = "--socket-request-max-bytes",
         .value_name = "BYTES",

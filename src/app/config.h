@@ -79,6 +79,10 @@ struct broker_config {
     uint64_t connection_memory_bytes = 64 * 1024 * 1024;    // per-connection budget
     uint32_t connections_max_idle_ms = 600'000;             // connections.max.idle.ms
 
+    // ---- Consumer groups ----
+    int32_t offsets_topic_num_partitions = 50;  // offsets.topic.num.partitions
+    uint32_t offsets_topic_segment_bytes = 8 << 20;     // offsets.topic.segment.bytes
+
     // ---- Storage ----
     storage::flush_mode flush_mode = storage::flush_mode::group;
     uint32_t flush_interval_ms = 100;            // flush_mode interval

@@ -47,6 +47,8 @@ node_state::node_state(const broker_config& c) : config(c), managers(c.smp, null
     TL_ASSERT(defaults.ok(), "topic defaults were validated with the config");
     controller.defaults = std::move(*defaults);
     controller.storage_base = storage_base(c);
+    controller.offsets_topic_partitions = c.offsets_topic_num_partitions;
+    controller.offsets_topic_segment_bytes = c.offsets_topic_segment_bytes;
 }
 
 namespace {

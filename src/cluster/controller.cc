@@ -72,6 +72,31 @@ task<result<void, std::string>> controller::start() {
                                           saved.error().message())};
         }
     }
+    if (!std::ranges::any_of(snapshot.topics, [](const topic_record& t) {
+            return t.name == offsets_topic_name;
+        })) {
+        // Before any shard has an image: the shards open its partitions when
+        // they adopt the first one, so nothing else needs telling.
+        topic_record offsets;
+        offsets.name = std::string(offsets_topic_name);
+        offsets.id = uuid::random(_random);
+        offsets.partition_count = _settings.offsets_topic_partitions;
+        // As Kafka creates it. Segments are small because our logs
+        // preallocate whole segments: 50 partitions of 1 GiB would take 50 GiB
+        // before the first commit (Kafka's segments grow as written).
+        offsets.configs.emplace("cleanup.policy", "compact");
+        offsets.configs.emplace("compression.type", "producer");
+        offsets.configs.emplace("segment.bytes",
+                                std::to_string(_settings.offsets_topic_segment_bytes));
+        snapshot.topics.push_back(std::move(offsets));
+        ++snapshot.version;
+        if (auto saved = co_await save_metadata(_disk, _settings.data_dir, snapshot); !saved) {
+            co_return failure{fmt::format("cluster metadata in {}: {}", _settings.data_dir,
+                                          saved.error().message())};
+        }
+        spdlog::info("topic {} created: {} partitions", offsets_topic_name,
+                     _settings.offsets_topic_partitions);
+    }
     _image = std::make_shared<const metadata_image>(snapshot, _settings.defaults,
                                                     _settings.storage_base,
                                                     _settings.shard_count);
@@ -176,6 +201,13 @@ task<std::vector<topic_change_outcome>> controller::delete_topics(std::vector<st
         if (it == next.topics.end()) {
             out[i].error = {controller_errc::unknown_topic,
                             "This server does not host this topic-partition."};
+            continue;
+        }
+        if (is_internal_topic(names[i])) {
+            out[i].error = {controller_errc::internal_topic,
+                            fmt::format("Topic {} is a kafka internal topic and is not allowed "
+                                        "to be deleted.",
+                                        names[i])};
             continue;
         }
         out[i].id = it->id;

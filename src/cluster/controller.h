@@ -30,6 +30,15 @@ namespace tl::cluster {
 
 inline constexpr unsigned controller_shard = 0;
 
+// Kafka's internal topic of consumer groups and committed offsets. The
+// controller creates it at start-up when it is missing (compacted, with
+// controller_settings::offsets_topic_partitions partitions) and refuses to
+// delete it: every group's coordinator lives on one of its partitions.
+inline constexpr std::string_view offsets_topic_name = "__consumer_offsets";
+[[nodiscard]] inline bool is_internal_topic(std::string_view name) noexcept {
+    return name == offsets_topic_name;
+}
+
 enum class controller_errc : uint8_t {
     none,
     topic_already_exists,
@@ -38,6 +47,7 @@ enum class controller_errc : uint8_t {
     invalid_partitions,
     invalid_replication_factor,
     invalid_config,
+    internal_topic,   // deleting __consumer_offsets
     storage_failure,  // the snapshot could not be persisted
 };
 
@@ -53,6 +63,8 @@ struct controller_settings {
     topic_defaults defaults;
     storage::log_config storage_base;  // flush mode, cache, free-space floor
     int32_t max_partitions_per_topic = 100'000;
+    int32_t offsets_topic_partitions = 50;           // offsets.topic.num.partitions
+    uint64_t offsets_topic_segment_bytes = 8 << 20;  // offsets.topic.segment.bytes
 };
 
 struct new_topic {
@@ -77,7 +89,8 @@ public:
                std::span<partition_manager* const> managers);
 
     // Loads the persisted snapshot (or starts an empty cluster with a fresh
-    // cluster id). Call once, on the controller shard, before anything else.
+    // cluster id), adding __consumer_offsets if it is missing. Call once, on
+    // the controller shard, before anything else.
     task<result<void, std::string>> start();
 
     [[nodiscard]] std::shared_ptr<const metadata_image> image() const { return _image; }

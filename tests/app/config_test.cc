@@ -117,6 +117,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "socket_request_max_bytes: 1048576\n"
         "connection_memory_bytes: 1048576\n"
         "connections_max_idle_ms: 5000\n"
+        "offsets_topic_num_partitions: 3\n"
+        "offsets_topic_segment_bytes: 1048576\n"
         "flush_mode: none\n"
         "flush_interval_ms: 50\n"
         "cache_bytes_per_shard: 0\n"
@@ -145,6 +147,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.socket_request_max_bytes, 1048576u);
     EXPECT_EQ(config.connection_memory_bytes, 1048576u);
     EXPECT_EQ(config.connections_max_idle_ms, 5000u);
+    EXPECT_EQ(config.offsets_topic_num_partitions, 3);
+    EXPECT_EQ(config.offsets_topic_segment_bytes, 1048576u);
     EXPECT_EQ(config.flush_mode, storage::flush_mode::none);
     EXPECT_EQ(config.flush_interval_ms, 50u);
     EXPECT_EQ(config.cache_bytes_per_shard, 0u);

@@ -559,6 +559,32 @@ TEST_F(admin_api_test, create_partitions_only_increases) {
     EXPECT_EQ(list_offset("cp", 3, -1), 2) << "data of the old partitions stays";
 }
 
+// __consumer_offsets exists from the start, is internal, cannot be deleted
+// (INVALID_REQUEST) and cannot be created again (TOPIC_ALREADY_EXISTS).
+TEST_F(admin_api_test, the_offsets_topic_is_internal_and_kept) {
+    metadata_request lookup;
+    lookup.topics.emplace().push_back({.topic_id = {}, .name = "__consumer_offsets"});
+    lookup.allow_auto_topic_creation = false;
+    {
+        CALL(found, metadata_response, lookup, 4);
+        ASSERT_EQ(found.topics.size(), 1u);
+        EXPECT_EQ(found.topics[0].error_code, none);
+        EXPECT_TRUE(found.topics[0].is_internal);
+        EXPECT_GT(found.topics[0].partitions.size(), 0u);
+    }
+    delete_topics_request drop;
+    drop.topic_names = {"__consumer_offsets"};
+    {
+        CALL(answer, delete_topics_response, drop, 5);
+        ASSERT_EQ(answer.responses.size(), 1u);
+        EXPECT_EQ(answer.responses[0].error_code, invalid_request);
+    }
+    EXPECT_EQ(create("__consumer_offsets", 1), topic_already_exists);
+    CALL(still, metadata_response, lookup, 4);
+    ASSERT_EQ(still.topics.size(), 1u);
+    EXPECT_EQ(still.topics[0].error_code, none);
+}
+
 TEST_F(admin_api_test, delete_records_moves_the_log_start) {
     ASSERT_EQ(create("dr", 2), none);
     ASSERT_EQ(produce("dr", 0, 10), none);
@@ -957,9 +983,13 @@ TEST(admin_api_restart, topics_partitions_and_configs_survive_a_restart) {
     everything.topics = std::nullopt;
     auto metadata = client->call<metadata_response>(everything, 4);
     ASSERT_TRUE(metadata.has_value()) << client->last_error();
-    ASSERT_EQ(metadata->body.topics.size(), 1u);
-    EXPECT_EQ(metadata->body.topics[0].name, "kept");
-    EXPECT_EQ(metadata->body.topics[0].partitions.size(), 5u);
+    // "kept" and the internal __consumer_offsets (sorted: '_' < 'k').
+    ASSERT_EQ(metadata->body.topics.size(), 2u);
+    EXPECT_EQ(metadata->body.topics[0].name, "__consumer_offsets");
+    EXPECT_TRUE(metadata->body.topics[0].is_internal);
+    EXPECT_EQ(metadata->body.topics[1].name, "kept");
+    EXPECT_FALSE(metadata->body.topics[1].is_internal);
+    EXPECT_EQ(metadata->body.topics[1].partitions.size(), 5u);
 
     describe_configs_request describe;
     describe.resources.push_back(

@@ -46,7 +46,7 @@ void describe_topic(const cluster::topic_metadata& topic, int32_t node_id,
     out.error_code = code(error_code::none);
     out.name = topic.name;
     out.topic_id = to_uuid(topic.id);
-    out.is_internal = false;
+    out.is_internal = cluster::is_internal_topic(topic.name);
     out.partitions.resize(static_cast<size_t>(topic.partition_count));
     for (int32_t p = 0; p < topic.partition_count; ++p) {
         auto& partition = out.partitions[static_cast<size_t>(p)];
