@@ -468,6 +468,87 @@ std::vector<config_key> build_keys() {
         },
     });
     keys.push_back(config_key{
+        .name = "group_initial_rebalance_delay_ms",
+        .flag = "--group-initial-rebalance-delay-ms",
+        .value_name = "MS",
+        .meaning = "how long an empty consumer group waits for more members before its first "
+                   "rebalance, 0 to 300000 (Kafka group.initial.rebalance.delay.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 0, 300000);
+            if (!parsed) return failure{parsed.error()};
+            c.group_initial_rebalance_delay_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_initial_rebalance_delay_ms);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "group_min_session_timeout_ms",
+        .flag = "--group-min-session-timeout-ms",
+        .value_name = "MS",
+        .meaning = "shortest session timeout a group member may ask for, 1 to 2147483647 "
+                   "(Kafka group.min.session.timeout.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.group_min_session_timeout_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_min_session_timeout_ms);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "group_max_session_timeout_ms",
+        .flag = "--group-max-session-timeout-ms",
+        .value_name = "MS",
+        .meaning = "longest session timeout a group member may ask for, 1 to 2147483647 "
+                   "(Kafka group.max.session.timeout.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.group_max_session_timeout_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.group_max_session_timeout_ms);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "offsets_retention_minutes",
+        .flag = "--offsets-retention-minutes",
+        .value_name = "MINUTES",
+        .meaning = "committed offsets of a group without members are deleted this long after it "
+                   "became empty (or after their commit, for groups without a protocol), "
+                   "1 to 35791394 (Kafka offsets.retention.minutes)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, 35791394);
+            if (!parsed) return failure{parsed.error()};
+            c.offsets_retention_minutes = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_retention_minutes);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "offsets_retention_check_interval_ms",
+        .flag = "--offsets-retention-check-interval-ms",
+        .value_name = "MS",
+        .meaning = "how often expired offsets and empty groups are looked for, 1 to 2147483647 "
+                   "(Kafka offsets.retention.check.interval.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.offsets_retention_check_interval_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.offsets_retention_check_interval_ms);
+        },
+    });
+    keys.push_back(config_key{
         .name = "socket_request_max_bytes",
         .flag = "--socket-request-max-bytes",
         .value_name = "BYTES",

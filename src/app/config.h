@@ -82,6 +82,11 @@ struct broker_config {
     // ---- Consumer groups ----
     int32_t offsets_topic_num_partitions = 50;  // offsets.topic.num.partitions
     uint32_t offsets_topic_segment_bytes = 8 << 20;     // offsets.topic.segment.bytes
+    uint32_t group_initial_rebalance_delay_ms = 3'000;  // group.initial.rebalance.delay.ms
+    uint32_t group_min_session_timeout_ms = 6'000;      // group.min.session.timeout.ms
+    uint32_t group_max_session_timeout_ms = 1'800'000;  // group.max.session.timeout.ms
+    uint32_t offsets_retention_minutes = 10'080;        // offsets.retention.minutes
+    uint32_t offsets_retention_check_interval_ms = 600'000;  // offsets.retention.check.interval.ms
 
     // ---- Storage ----
     storage::flush_mode flush_mode = storage::flush_mode::group;

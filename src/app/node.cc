@@ -21,7 +21,8 @@ storage::log_config storage_base(const broker_config& config) {
     return base;
 }
 
-node_state::node_state(const broker_config& c) : config(c), managers(c.smp, nullptr) {
+node_state::node_state(const broker_config& c)
+    : config(c), managers(c.smp, nullptr), coordinators(c.smp, nullptr) {
     kafka.node_id = c.node_id;
     if (c.advertised_kafka_addr.is_set()) {
         kafka.advertised_host = c.advertised_kafka_addr.host;
@@ -49,6 +50,12 @@ node_state::node_state(const broker_config& c) : config(c), managers(c.smp, null
     controller.storage_base = storage_base(c);
     controller.offsets_topic_partitions = c.offsets_topic_num_partitions;
     controller.offsets_topic_segment_bytes = c.offsets_topic_segment_bytes;
+    groups.group.initial_rebalance_delay_ms =
+        static_cast<int32_t>(c.group_initial_rebalance_delay_ms);
+    groups.group.min_session_timeout_ms = static_cast<int32_t>(c.group_min_session_timeout_ms);
+    groups.group.max_session_timeout_ms = static_cast<int32_t>(c.group_max_session_timeout_ms);
+    groups.offsets_retention_ms = int64_t{c.offsets_retention_minutes} * 60'000;
+    groups.retention_check_interval_ms = c.offsets_retention_check_interval_ms;
 }
 
 namespace {
@@ -126,7 +133,8 @@ class kafka_shard final : public service {
 public:
     kafka_shard(node_state& state, unsigned shard_id)
         : _state(state),
-          _context(state.kafka, shard_id, state.managers, &state.controller_instance),
+          _context(state.kafka, shard_id, state.managers, &state.controller_instance,
+                   state.coordinators),
           _dispatcher(_context),
           _server(_dispatcher, state.kafka.limits),
           _shard_id(shard_id) {}
@@ -140,12 +148,23 @@ public:
         }
         auto bound = _server.listen(reactor::shard::local().io(), address);
         if (!bound) co_return failure{bound.error()};
+        _coordinator = std::make_unique<kafka::groups::group_coordinator>(
+            _shard_id, *_state.managers[_shard_id], _state.coordinators, _state.groups, _executor);
+        _state.coordinators[_shard_id] = _coordinator.get();
+        _coordinator->start();
         if (_shard_id == 0) _state.kafka_port.store(_server.local_address().port());
         _server.start();
         co_return result<void, std::string>{};
     }
 
-    task<void> stop() override { co_await _server.stop(); }
+    task<void> stop() override {
+        co_await _server.stop();
+        if (_coordinator != nullptr) {
+            co_await _coordinator->stop();
+            _state.coordinators[_shard_id] = nullptr;
+            _coordinator.reset();
+        }
+    }
 
 private:
     static uring::socket_address with_port(const uring::socket_address& a, uint16_t port) {
@@ -160,6 +179,8 @@ private:
     }
 
     node_state& _state;
+    reactor::shard_executor _executor;
+    std::unique_ptr<kafka::groups::group_coordinator> _coordinator;
     kafka::broker_context _context;
     kafka::broker_dispatcher _dispatcher;
     kafka::server _server;

@@ -31,6 +31,9 @@ struct node_state {
     // Per shard, set by the cluster service as each shard starts.
     std::vector<cluster::partition_manager*> managers;
     cluster::controller* controller_instance = nullptr;  // on cluster::controller_shard
+    // Per shard, set by the Kafka service as each shard starts (before it listens).
+    kafka::groups::coordinator_settings groups;
+    std::vector<kafka::groups::group_coordinator*> coordinators;
     // The port the Kafka listeners share (kafka_addr may ask for port 0).
     std::atomic<uint16_t> kafka_port{0};
 };

@@ -119,6 +119,11 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "connections_max_idle_ms: 5000\n"
         "offsets_topic_num_partitions: 3\n"
         "offsets_topic_segment_bytes: 1048576\n"
+        "group_initial_rebalance_delay_ms: 0\n"
+        "group_min_session_timeout_ms: 100\n"
+        "group_max_session_timeout_ms: 60000\n"
+        "offsets_retention_minutes: 5\n"
+        "offsets_retention_check_interval_ms: 1000\n"
         "flush_mode: none\n"
         "flush_interval_ms: 50\n"
         "cache_bytes_per_shard: 0\n"
@@ -149,6 +154,11 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.connections_max_idle_ms, 5000u);
     EXPECT_EQ(config.offsets_topic_num_partitions, 3);
     EXPECT_EQ(config.offsets_topic_segment_bytes, 1048576u);
+    EXPECT_EQ(config.group_initial_rebalance_delay_ms, 0u);
+    EXPECT_EQ(config.group_min_session_timeout_ms, 100u);
+    EXPECT_EQ(config.group_max_session_timeout_ms, 60000u);
+    EXPECT_EQ(config.offsets_retention_minutes, 5u);
+    EXPECT_EQ(config.offsets_retention_check_interval_ms, 1000u);
     EXPECT_EQ(config.flush_mode, storage::flush_mode::none);
     EXPECT_EQ(config.flush_interval_ms, 50u);
     EXPECT_EQ(config.cache_bytes_per_shard, 0u);

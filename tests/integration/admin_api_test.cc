@@ -294,11 +294,13 @@ protected:
     ASSERT_TRUE(name##_answer.has_value()) << client().last_error();     \
     const response_type& name = name##_answer->body
 
-TEST_F(admin_api_test, api_versions_lists_all_fourteen_apis) {
+TEST_F(admin_api_test, api_versions_lists_all_twenty_five_apis) {
     const std::map<int16_t, std::pair<int16_t, int16_t>> expected = {
-        {0, {3, 11}}, {1, {4, 16}}, {2, {0, 8}},  {3, {0, 12}}, {18, {0, 3}},
-        {19, {0, 7}}, {20, {0, 6}}, {21, {0, 2}}, {23, {0, 4}}, {32, {0, 4}},
-        {33, {0, 2}}, {37, {0, 3}}, {44, {0, 1}}, {60, {0, 1}},
+        {0, {3, 11}}, {1, {4, 16}}, {2, {0, 8}},  {3, {0, 12}}, {8, {0, 9}},
+        {9, {0, 9}},  {10, {0, 5}}, {11, {0, 9}}, {12, {0, 4}}, {13, {0, 5}},
+        {14, {0, 5}}, {15, {0, 5}}, {16, {0, 5}}, {18, {0, 3}}, {19, {0, 7}},
+        {20, {0, 6}}, {21, {0, 2}}, {23, {0, 4}}, {32, {0, 4}}, {33, {0, 2}},
+        {37, {0, 3}}, {42, {0, 2}}, {44, {0, 1}}, {47, {0, 0}}, {60, {0, 1}},
     };
     for (int16_t version : {0, 3}) {
         api_versions_request request;

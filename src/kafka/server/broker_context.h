@@ -17,6 +17,7 @@
 #include "cluster/controller.h"
 #include "cluster/metadata_image.h"
 #include "cluster/partition_manager.h"
+#include "kafka/groups/group_coordinator.h"
 #include "kafka/protocol/error_code.h"
 #include "kafka/protocol/types.h"
 #include "kafka/server/connection.h"
@@ -36,8 +37,13 @@ class broker_context {
 public:
     broker_context(const kafka_settings& settings, unsigned shard_id,
                    std::span<cluster::partition_manager* const> managers,
-                   cluster::controller* const* controller)
-        : _settings(settings), _shard_id(shard_id), _managers(managers), _controller(controller) {}
+                   cluster::controller* const* controller,
+                   std::span<groups::group_coordinator* const> coordinators)
+        : _settings(settings),
+          _shard_id(shard_id),
+          _managers(managers),
+          _controller(controller),
+          _coordinators(coordinators) {}
 
     [[nodiscard]] const kafka_settings& settings() const noexcept { return _settings; }
     [[nodiscard]] unsigned shard_id() const noexcept { return _shard_id; }
@@ -50,6 +56,14 @@ public:
     }
     // Only for use on cluster::controller_shard.
     [[nodiscard]] cluster::controller& controller() const noexcept { return **_controller; }
+    // Shard `shard`'s group coordinator: only to be read on that shard (it is
+    // null until that shard's Kafka service has started).
+    [[nodiscard]] groups::group_coordinator* coordinator(unsigned shard) const noexcept {
+        return _coordinators[shard];
+    }
+    [[nodiscard]] groups::group_coordinator* local_coordinator() const noexcept {
+        return _coordinators[_shard_id];
+    }
     // This shard's current metadata; hold the pointer across suspensions.
     [[nodiscard]] std::shared_ptr<const cluster::metadata_image> image() const noexcept {
         return local().image();
@@ -60,6 +74,7 @@ private:
     unsigned _shard_id;
     std::span<cluster::partition_manager* const> _managers;
     cluster::controller* const* _controller;
+    std::span<groups::group_coordinator* const> _coordinators;
 };
 
 // Topic ids cross the cluster/kafka boundary as the same 16 bytes.

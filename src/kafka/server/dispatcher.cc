@@ -32,6 +32,19 @@ constexpr auto api_table = std::to_array<api_entry>({
     {{api_keys::incremental_alter_configs, 0, 1}, handle_incremental_alter_configs},
     {{api_keys::describe_cluster, 0, 1}, handle_describe_cluster},
     {{api_keys::offset_for_leader_epoch, 0, 4}, handle_offset_for_leader_epoch},
+    // Consumer groups (src/kafka/groups). FindCoordinator must include v0:
+    // librdkafka's probe for the group coordinator feature.
+    {{api_keys::find_coordinator, 0, 5}, handle_find_coordinator},
+    {{api_keys::join_group, 0, 9}, handle_join_group},
+    {{api_keys::sync_group, 0, 5}, handle_sync_group},
+    {{api_keys::heartbeat, 0, 4}, handle_heartbeat},
+    {{api_keys::leave_group, 0, 5}, handle_leave_group},
+    {{api_keys::offset_commit, 0, 9}, handle_offset_commit},
+    {{api_keys::offset_fetch, 0, 9}, handle_offset_fetch},
+    {{api_keys::describe_groups, 0, 5}, handle_describe_groups},
+    {{api_keys::list_groups, 0, 5}, handle_list_groups},
+    {{api_keys::delete_groups, 0, 2}, handle_delete_groups},
+    {{api_keys::offset_delete, 0, 0}, handle_offset_delete},
 });
 
 constexpr std::array<api_version_range, api_table.size()> ranges() {

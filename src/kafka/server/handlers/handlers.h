@@ -49,6 +49,17 @@ task<response> handle_alter_configs(broker_context&, request_context&);
 task<response> handle_incremental_alter_configs(broker_context&, request_context&);
 task<response> handle_describe_cluster(broker_context&, request_context&);
 task<response> handle_offset_for_leader_epoch(broker_context&, request_context&);
+task<response> handle_find_coordinator(broker_context&, request_context&);
+task<response> handle_join_group(broker_context&, request_context&);
+task<response> handle_sync_group(broker_context&, request_context&);
+task<response> handle_heartbeat(broker_context&, request_context&);
+task<response> handle_leave_group(broker_context&, request_context&);
+task<response> handle_offset_commit(broker_context&, request_context&);
+task<response> handle_offset_fetch(broker_context&, request_context&);
+task<response> handle_describe_groups(broker_context&, request_context&);
+task<response> handle_list_groups(broker_context&, request_context&);
+task<response> handle_delete_groups(broker_context&, request_context&);
+task<response> handle_offset_delete(broker_context&, request_context&);
 
 // Auto-creates `names` (Metadata with allow_auto_topic_creation) with the
 // broker's num.partitions; topics that exist meanwhile are fine.
