@@ -446,13 +446,16 @@ def groups_results(raw_dir):
             case["runs"].append(entry)
             if mode == "rebalance" and not entry.get("ok"):
                 case["failed_runs"] += 1
+            elif mode == "rebalance":
+                case.setdefault("generations", []).append(entry["generations"])
+                case.setdefault("values", []).append(value)
             elif mode == "fetch":
                 case.setdefault("p50_us", []).append(entry["p50_us"])
                 case.setdefault("p99_us", []).append(entry["p99_us"])
             elif value is not None:
                 case.setdefault("values", []).append(value)
     for case in runs.values():
-        for field in ("values", "p50_us", "p99_us"):
+        for field in ("values", "p50_us", "p99_us", "generations"):
             if case.get(field):
                 case[field] = stats_of(case[field])
     return runs
@@ -469,8 +472,10 @@ def print_groups_markdown(summary):
             v = c.get("values")
             cell = (f"{v['median']:.1f} ms | {v['min']:.1f}-{v['max']:.1f} ms"
                     if v else "failed | -")
+            generations = (f", generations {c['generations']['min']:.0f}-"
+                           f"{c['generations']['max']:.0f}" if c.get("generations") else "")
             out.append(f"| rebalance, {key.split('/')[1]} members (join to all assigned) | "
-                       f"{cell} | {len(c['runs'])} ({c['failed_runs']} failed) |")
+                       f"{cell} | {len(c['runs'])} ({c['failed_runs']} failed{generations}) |")
         elif c["mode"] == "commit":
             v = c["values"]
             _, conns, parts = key.split("/")
