@@ -1127,6 +1127,12 @@ command_result<group_description> describe_group(kafka_client& client, const std
     fetch.group_id = group;
     fetch.topics = std::nullopt;  // every committed partition (v2+)
     auto fetched = client.call<kafka::offset_fetch_response>(fetch);
+    for (int attempt = 1; attempt < metadata_attempts_max && fetched &&
+                          fetched->body.error_code == coordinator_load_in_progress;
+         ++attempt) {
+        std::this_thread::sleep_for(metadata_retry_pause);
+        fetched = client.call<kafka::offset_fetch_response>(fetch);
+    }
     if (!fetched) return failed(fetched.error().message);
     if (fetched->body.error_code != 0) {
         return failed(fmt::format("fetching the offsets of group {}: {}", group,
