@@ -7,10 +7,12 @@
 #   perf/results/storage.json           storage engine benchmarks (perf_storage)
 #   perf/results/kafka.json             Kafka section (perf/kafka_load against tidelogd)
 #   perf/results/kafka-raw/             its raw outputs (JSON lines, fio JSON, logs)
+#   perf/results/groups.json            consumer groups (perf/group_bench against tidelogd)
+#   perf/results/groups-raw/            its raw outputs (JSON lines, logs)
 # and prints a markdown table to stdout (progress goes to stderr).
 #
-# --sections: comma-separated, from foundation, storage, kafka (default
-# foundation,storage; `all` = all three). --kafka-mock runs the kafka section
+# --sections: comma-separated, from foundation, storage, kafka, groups (default
+# foundation,storage; `all` = all four). --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
 # and the tool, measures nothing about Tidelog).
 #
@@ -35,13 +37,13 @@
 #                          machine to be idle (< 10 % CPU incl. iowait over 1 s);
 #                          default 0: do not wait. For shared machines.
 #   TIDELOG_PERF_KAFKA_PORT, TIDELOG_PERF_ADMIN_PORT
-#                          tidelogd's ports in the kafka section (19092, 19644)
+#                          tidelogd's ports in the kafka and groups sections (19092, 19644)
 #   TIDELOG_PERF_FLUSH_FLAG
 #                          tidelogd's storage flush-mode flag (--flush-mode)
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka|all] [--kafka-mock]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups|all] [--kafka-mock]" >&2
     exit 2
 }
 
@@ -61,10 +63,10 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
-[[ $sections == all ]] && sections=foundation,storage,kafka
+[[ $sections == all ]] && sections=foundation,storage,kafka,groups
 for section in ${sections//,/ }; do
     case "$section" in
-        foundation | storage | kafka) ;;
+        foundation | storage | kafka | groups) ;;
         *) usage ;;
     esac
 done
@@ -113,6 +115,11 @@ broker_bin=$build_dir/src/app/tidelogd
 if has_section kafka; then
     [[ -x $kafka_load_bin ]] || die "$kafka_load_bin not built (needs librdkafka-dev)"
     [[ $kafka_mock -eq 1 || -x $broker_bin ]] || die "$broker_bin not built"
+fi
+group_bench_bin=$build_dir/perf/group_bench
+if has_section groups; then
+    [[ -x $group_bench_bin ]] || die "$group_bench_bin not built (ninja -C BUILD perf/group_bench)"
+    [[ -x $broker_bin ]] || die "$broker_bin not built"
 fi
 command -v fio >/dev/null || die "fio not installed (apt-get install fio, or ./tidelog deps)"
 [[ -x $python ]] || die "$python not found"
@@ -421,5 +428,84 @@ if has_section kafka; then
         --raw-dir "$kafka_raw_dir" --out "$results_dir/kafka.json" \
         --mode "$mode" --target "$([[ $kafka_mock -eq 1 ]] && echo mock || echo tidelogd)" \
         --build-dir "$build_dir" --data-dir "$data_dir" --file-mib "$file_mib" \
+        --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
+fi
+
+# ---- Consumer groups (perf/group_bench against tidelogd) ----
+# One tidelogd (--smp 2, default flush mode, fresh data directory, no initial
+# rebalance delay when it knows the setting): rebalance time from release to
+# all assigned for 1, 10 and 50 members, commit throughput on 1 and 4
+# connections, OffsetFetch latency. Medians and spreads; nothing asserted.
+if has_section groups; then
+    groups_raw_dir=$results_dir/groups-raw
+    groups_results=$groups_raw_dir/group_bench.jsonl
+    kafka_port=${TIDELOG_PERF_KAFKA_PORT:-19092}
+    admin_port=${TIDELOG_PERF_ADMIN_PORT:-19644}
+    groups_broker_dir=$data_dir/groups-broker
+    if [[ $quick -eq 1 ]]; then
+        rebalance_runs=3 group_runs=2 group_seconds=2
+    else
+        rebalance_runs=7 group_runs=5 group_seconds=5
+    fi
+    rm -rf "$groups_raw_dir" "$groups_broker_dir"
+    mkdir -p "$groups_raw_dir" "$groups_broker_dir"
+    group_flags=()
+    # Kafka's default delay (3 s) would dominate the join time; measure the
+    # coordinator instead, when this tidelogd has the setting.
+    if "$broker_bin" --help 2>&1 | grep -q -- '--group-initial-rebalance-delay-ms'; then
+        group_flags+=(--group-initial-rebalance-delay-ms 0)
+    fi
+    groups_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+    ! groups_port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
+    wait_for_quiet
+    "$broker_bin" --data-dir "$groups_broker_dir" --kafka-addr "127.0.0.1:$kafka_port" \
+        --admin-addr "127.0.0.1:$admin_port" --smp 2 "${group_flags[@]}" \
+        >"$groups_raw_dir/tidelogd.log" 2>&1 &
+    groups_broker_pid=$!
+    stop_groups_broker() {
+        [[ -n ${groups_broker_pid:-} ]] || return 0
+        local pid=$groups_broker_pid deadline=$(( SECONDS + 30 ))
+        groups_broker_pid=
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do
+            (( SECONDS < deadline )) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+            sleep 0.05
+        done
+        wait "$pid" 2>/dev/null || log "warning: tidelogd (groups) exited with status $?"
+    }
+    trap 'stop_groups_broker; declare -F stop_broker >/dev/null && stop_broker' EXIT
+    deadline=$(( SECONDS + 30 ))
+    until groups_port_open "$kafka_port"; do
+        kill -0 "$groups_broker_pid" 2>/dev/null ||
+            die "tidelogd exited before listening, see $groups_raw_dir/tidelogd.log"
+        (( SECONDS < deadline )) || die "tidelogd not listening after 30s"
+        sleep 0.05
+    done
+    group_bench() {  # mode args...
+        local mode=$1 status=0
+        shift
+        wait_for_quiet
+        "$group_bench_bin" "$mode" --port "$kafka_port" --json-out "$groups_results" "$@" \
+            >>"$groups_raw_dir/group_bench.log" 2>&1 || status=$?
+        (( status == 0 )) ||
+            log "warning: group_bench $mode $* exited with $status, see $groups_raw_dir/group_bench.log"
+    }
+    started=$(date +%s)
+    load_before=$(cut -d' ' -f1 /proc/loadavg)
+    log "groups: rebalance 1, 10, 50 members ($rebalance_runs runs each)"
+    group_bench rebalance --members 1,10,50 --runs "$rebalance_runs" --topic-partitions 50
+    log "groups: commit throughput (1 and 4 connections), OffsetFetch latency"
+    for connections in 1 4; do
+        group_bench commit --connections "$connections" --seconds "$group_seconds" --runs "$group_runs"
+    done
+    group_bench fetch --seconds "$group_seconds" --runs "$group_runs"
+    stop_groups_broker
+    rm -rf "$groups_broker_dir"
+    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    elapsed=$(( $(date +%s) - started ))
+    log "groups: done in ${elapsed}s"
+    "$python" "$perf_dir/summarize.py" groups \
+        --raw-dir "$groups_raw_dir" --out "$results_dir/groups.json" --mode "$mode" \
+        --build-dir "$build_dir" --data-dir "$data_dir" --broker-settings "smp=2 ${group_flags[*]}" \
         --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
 fi

@@ -3,7 +3,8 @@
 
 `summarize.py kafka ...` summarises run.sh's kafka section instead (the JSON
 lines of perf/kafka_load and the fio runs of the disk limit): kafka.json +
-markdown out.
+markdown out. `summarize.py groups ...` does the same for the groups section
+(perf/group_bench's JSON lines): groups.json + markdown out.
 
 Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
 and, per block size and queue depth, the JSON of every fio run and every
@@ -419,7 +420,109 @@ def kafka_main(argv):
     print_kafka_markdown(summary)
 
 
+def groups_results(raw_dir):
+    """group_bench's JSON lines: per case every run and, over runs, stats_of."""
+    runs = {}
+    path = os.path.join(raw_dir, "group_bench.jsonl")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as lines:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            entry = json.loads(line)
+            if entry.get("type") != "run":
+                continue
+            mode = entry["mode"]
+            if mode == "rebalance":
+                key, value = f"rebalance/{entry['members']}", entry.get("ms")
+            elif mode == "commit":
+                key = f"commit/{entry['connections']}c/{entry['partitions']}p"
+                value = entry["commits_per_s"]
+            else:
+                key, value = "fetch", None
+            case = runs.setdefault(key, {"mode": mode, "runs": [], "failed_runs": 0})
+            case["runs"].append(entry)
+            if mode == "rebalance" and not entry.get("ok"):
+                case["failed_runs"] += 1
+            elif mode == "rebalance":
+                case.setdefault("generations", []).append(entry["generations"])
+                case.setdefault("values", []).append(value)
+            elif mode == "fetch":
+                case.setdefault("p50_us", []).append(entry["p50_us"])
+                case.setdefault("p99_us", []).append(entry["p99_us"])
+            elif value is not None:
+                case.setdefault("values", []).append(value)
+    for case in runs.values():
+        for field in ("values", "p50_us", "p99_us", "generations"):
+            if case.get(field):
+                case[field] = stats_of(case[field])
+    return runs
+
+
+def print_groups_markdown(summary):
+    cases = summary["cases"]
+    out = [f"## Consumer groups ({summary['mode']}, {summary['machine'].get('cpu_model', '')})", "",
+           "| case | median | spread (min-max) | runs |", "|---|---|---|---|"]
+    for key in sorted(cases, key=lambda k: (k.split("/")[0], int(k.split("/")[1].rstrip("cp"))
+                                              if k.count("/") else 0)):
+        c = cases[key]
+        if c["mode"] == "rebalance":
+            v = c.get("values")
+            cell = (f"{v['median']:.1f} ms | {v['min']:.1f}-{v['max']:.1f} ms"
+                    if v else "failed | -")
+            generations = (f", generations {c['generations']['min']:.0f}-"
+                           f"{c['generations']['max']:.0f}" if c.get("generations") else "")
+            out.append(f"| rebalance, {key.split('/')[1]} members (join to all assigned) | "
+                       f"{cell} | {len(c['runs'])} ({c['failed_runs']} failed{generations}) |")
+        elif c["mode"] == "commit":
+            v = c["values"]
+            _, conns, parts = key.split("/")
+            out.append(f"| commits/s, {conns[:-1]} connections, {parts[:-1]} partitions a commit | "
+                       f"{v['median']:.0f} | {v['min']:.0f}-{v['max']:.0f} | {len(c['runs'])} |")
+        else:
+            for field in ("p50_us", "p99_us"):
+                v = c[field]
+                out.append(f"| OffsetFetch {field[:3]} | {v['median']:.0f} us | "
+                           f"{v['min']:.0f}-{v['max']:.0f} us | {len(c['runs'])} |")
+    if not cases:
+        out.append("| no group_bench results (see group_bench.log in the raw directory) | | | |")
+    print("\n".join(out) + "\n")
+
+
+def groups_main(argv):
+    parser = argparse.ArgumentParser(prog="summarize.py groups",
+                                     description="Summarises run.sh's groups section.")
+    parser.add_argument("--raw-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--broker-settings", default="")
+    parser.add_argument("--load-before", required=True)
+    parser.add_argument("--load-after", required=True)
+    parser.add_argument("--elapsed-s", type=int, required=True)
+    args = parser.parse_args(argv)
+    summary = {
+        "mode": args.mode,
+        "machine": machine(args.build_dir, args.data_dir),
+        "broker_settings": args.broker_settings,
+        "load_average": {"before": args.load_before, "after": args.load_after},
+        "elapsed_s": args.elapsed_s,
+        "cases": groups_results(args.raw_dir),
+        "raw_dir": args.raw_dir,
+    }
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print_groups_markdown(summary)
+
+
 def main():
+    if sys.argv[1:2] == ["groups"]:
+        groups_main(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["kafka"]:
         kafka_main(sys.argv[2:])
         return

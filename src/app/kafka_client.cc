@@ -30,6 +30,7 @@ using clock = std::chrono::steady_clock;
 // Fetch from where record batches (magic 2) start; Fetch up to 12, the last
 // version that names topics (13+ wants topic ids); ListOffsets and
 // DescribeConfigs from v1, the first with a single offset and config sources.
+// OffsetFetch from v1, the first that reads Kafka-stored offsets.
 constexpr auto client_ranges = std::to_array<kafka::api_version_range>({
     {kafka::api_keys::produce, 3, 11},
     {kafka::api_keys::fetch, 4, 12},
@@ -41,6 +42,11 @@ constexpr auto client_ranges = std::to_array<kafka::api_version_range>({
     {kafka::api_keys::describe_configs, 1, 4},
     {kafka::api_keys::incremental_alter_configs, 0, 1},
     {kafka::api_keys::describe_cluster, 0, 1},
+    // Groups: OffsetFetch up to v7, the last with one group per request.
+    {kafka::api_keys::offset_fetch, 1, 7},
+    {kafka::api_keys::describe_groups, 0, 5},
+    {kafka::api_keys::list_groups, 0, 5},
+    {kafka::api_keys::delete_groups, 0, 2},
 });
 
 // ApiVersions is always answered with a v0 response header, and its error

@@ -17,15 +17,20 @@
 #include "app/kafka_client.h"
 #include "kafka/messages/api_table.h"
 #include "kafka/messages/create_topics.h"
+#include "kafka/messages/delete_groups.h"
 #include "kafka/messages/delete_topics.h"
 #include "kafka/messages/describe_cluster.h"
 #include "kafka/messages/describe_configs.h"
+#include "kafka/messages/describe_groups.h"
 #include "kafka/messages/fetch.h"
 #include "kafka/messages/incremental_alter_configs.h"
+#include "kafka/messages/list_groups.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
+#include "kafka/messages/offset_fetch.h"
 #include "kafka/messages/produce.h"
 #include "kafka/protocol/error_code.h"
+#include "kafka/protocol/reader.h"
 #include "storage/compression.h"
 #include "storage/record_batch.h"
 
@@ -1005,6 +1010,328 @@ outcome consume(const command_arguments& arguments) {
     return {};
 }
 
+// --- group ------------------------------------------------------------------------
+
+// A member's partitions, decoded from its consumer-protocol assignment:
+// version int16, [topic string, [partition int32]], user_data bytes (v1+
+// adds nothing we show). Classic groups only: other protocol types are not
+// decoded and show no partitions.
+using topic_partitions = std::map<std::string, std::vector<int32_t>>;
+
+std::optional<topic_partitions> decode_consumer_assignment(std::span<const std::byte> bytes) {
+    topic_partitions out;
+    if (bytes.empty()) return out;
+    kafka::reader r(bytes, 0);
+    const int16_t version = r.read_int16();
+    const int32_t topics = r.read_int32();
+    if (!r.ok() || version < 0 || topics < 0) return std::nullopt;
+    for (int32_t t = 0; t < topics && r.ok(); ++t) {
+        const std::string topic(r.read_string(false));
+        const int32_t count = r.read_int32();
+        if (!r.ok() || count < 0 || static_cast<size_t>(count) > r.remaining() / 4) {
+            return std::nullopt;
+        }
+        auto& partitions = out[topic];
+        for (int32_t i = 0; i < count; ++i) partitions.push_back(r.read_int32());
+        std::ranges::sort(partitions);
+    }
+    if (!r.ok()) return std::nullopt;
+    return out;
+}
+
+std::string assignment_text(const topic_partitions& assignment) {
+    std::string out;
+    for (const auto& [topic, partitions] : assignment) {
+        out += fmt::format("{}{}:{}", out.empty() ? "" : " ", topic, join_ints(partitions, ","));
+    }
+    return out.empty() ? "-" : out;
+}
+
+struct group_member {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::string client_id;
+    std::string client_host;
+    std::optional<topic_partitions> assignment;  // nullopt: not a consumer assignment
+};
+
+struct partition_offsets {
+    int64_t committed = -1;  // -1: none
+    int64_t log_end = -1;    // -1: unknown
+    std::string owner;       // member id, or empty
+};
+
+struct group_description {
+    std::string group_id;
+    std::string state;
+    std::string protocol_type;
+    std::string protocol;
+    std::vector<group_member> members;
+    std::map<std::pair<std::string, int32_t>, partition_offsets> offsets;
+};
+
+// Group error codes (Kafka's numbers; kafka/protocol/error_code.h does not name them yet).
+constexpr int16_t coordinator_load_in_progress = 14;
+constexpr int16_t group_id_not_found = 69;
+
+command_result<group_description> describe_group(kafka_client& client, const std::string& group) {
+    kafka::describe_groups_request describe;
+    describe.groups.push_back(group);
+    // A coordinator that is replaying __consumer_offsets after a restart
+    // answers COORDINATOR_LOAD_IN_PROGRESS for a moment: retry, bounded.
+    auto described = client.call<kafka::describe_groups_response>(describe);
+    for (int attempt = 1;
+         attempt < metadata_attempts_max && described && described->body.groups.size() == 1 &&
+         described->body.groups[0].error_code == coordinator_load_in_progress;
+         ++attempt) {
+        std::this_thread::sleep_for(metadata_retry_pause);
+        described = client.call<kafka::describe_groups_response>(describe);
+    }
+    if (!described) return failed(described.error().message);
+    if (described->body.groups.size() != 1) {
+        return failed(fmt::format("DescribeGroups answered {} groups for one",
+                                  described->body.groups.size()));
+    }
+    const auto& g = described->body.groups[0];
+    if (g.error_code == group_id_not_found) {
+        return failed(fmt::format("group {} does not exist", group));
+    }
+    if (g.error_code != 0) {
+        return failed(
+            fmt::format("describing group {}: {}", group, describe_kafka_error(g.error_code)));
+    }
+    group_description out{std::string(g.group_id),
+                          std::string(g.group_state),
+                          std::string(g.protocol_type),
+                          std::string(g.protocol_data),
+                          {},
+                          {}};
+    for (const auto& m : g.members) {
+        group_member member{
+            std::string(m.member_id),
+            m.group_instance_id ? std::optional<std::string>(*m.group_instance_id) : std::nullopt,
+            std::string(m.client_id), std::string(m.client_host), std::nullopt};
+        if (g.protocol_type == "consumer") {
+            member.assignment = decode_consumer_assignment(m.member_assignment.span());
+        }
+        if (member.assignment) {
+            for (const auto& [topic, partitions] : *member.assignment) {
+                for (const int32_t p : partitions) out.offsets[{topic, p}].owner = member.member_id;
+            }
+        }
+        out.members.push_back(std::move(member));
+    }
+    std::ranges::sort(out.members, {}, &group_member::member_id);
+
+    kafka::offset_fetch_request fetch;
+    fetch.group_id = group;
+    fetch.topics = std::nullopt;  // every committed partition (v2+)
+    auto fetched = client.call<kafka::offset_fetch_response>(fetch);
+    for (int attempt = 1; attempt < metadata_attempts_max && fetched &&
+                          fetched->body.error_code == coordinator_load_in_progress;
+         ++attempt) {
+        std::this_thread::sleep_for(metadata_retry_pause);
+        fetched = client.call<kafka::offset_fetch_response>(fetch);
+    }
+    if (!fetched) return failed(fetched.error().message);
+    if (fetched->body.error_code != 0) {
+        return failed(fmt::format("fetching the offsets of group {}: {}", group,
+                                  describe_kafka_error(fetched->body.error_code)));
+    }
+    for (const auto& t : fetched->body.topics) {
+        for (const auto& p : t.partitions) {
+            if (p.error_code != 0) {
+                return failed(fmt::format("committed offset of {}-{} in group {}: {}", t.name,
+                                          p.partition_index, group,
+                                          describe_kafka_error(p.error_code)));
+            }
+            if (p.committed_offset < 0) continue;
+            out.offsets[{std::string(t.name), p.partition_index}].committed = p.committed_offset;
+        }
+    }
+    if (out.state == "Dead" && out.members.empty() && out.offsets.empty()) {
+        return failed(fmt::format("group {} does not exist", group));
+    }
+    // Log end offsets, one ListOffsets per topic.
+    std::map<std::string, std::vector<int32_t>> by_topic;
+    for (const auto& [key, _] : out.offsets) by_topic[key.first].push_back(key.second);
+    for (const auto& [topic, partitions] : by_topic) {
+        auto latest = list_offsets(client, topic, partitions, latest_timestamp);
+        if (!latest) return failure{latest.error()};
+        for (const auto& [p, offset] : *latest) out.offsets[{topic, p}].log_end = offset;
+    }
+    return out;
+}
+
+// Lag: log end - committed; unknown (nullopt) without a commit or an end.
+std::optional<int64_t> lag_of(const partition_offsets& o) {
+    if (o.committed < 0 || o.log_end < 0) return std::nullopt;
+    return std::max<int64_t>(0, o.log_end - o.committed);
+}
+
+void print_group_json(const group_description& g) {
+    std::string out = fmt::format(
+        "{{\"group\":{},\"state\":{},\"protocol_type\":{},\"protocol\":{},\"members\":[",
+        json_string(g.group_id), json_string(g.state), json_string(g.protocol_type),
+        json_string(g.protocol));
+    for (size_t i = 0; i < g.members.size(); ++i) {
+        const group_member& m = g.members[i];
+        out += fmt::format(
+            "{}{{\"member_id\":{},\"instance_id\":{},\"client_id\":{},\"client_host\":{},"
+            "\"assignment\":",
+            i == 0 ? "" : ",", json_string(m.member_id), json_optional(m.instance_id),
+            json_string(m.client_id), json_string(m.client_host));
+        if (!m.assignment) {
+            out += "null}";
+            continue;
+        }
+        out += "[";
+        bool first = true;
+        for (const auto& [topic, partitions] : *m.assignment) {
+            out += fmt::format("{}{{\"topic\":{},\"partitions\":[{}]}}", first ? "" : ",",
+                               json_string(topic), join_ints(partitions, ","));
+            first = false;
+        }
+        out += "]}";
+    }
+    out += "],\"offsets\":[";
+    bool first = true;
+    for (const auto& [key, o] : g.offsets) {
+        const auto lag = lag_of(o);
+        out += fmt::format(
+            "{}{{\"topic\":{},\"partition\":{},\"committed_offset\":{},\"log_end_offset\":{},"
+            "\"lag\":{},\"member_id\":{}}}",
+            first ? "" : ",", json_string(key.first), key.second,
+            o.committed >= 0 ? std::to_string(o.committed) : "null",
+            o.log_end >= 0 ? std::to_string(o.log_end) : "null",
+            lag ? std::to_string(*lag) : "null", o.owner.empty() ? "null" : json_string(o.owner));
+        first = false;
+    }
+    std::printf("%s]}\n", out.c_str());
+}
+
+void print_group_text(const group_description& g) {
+    std::printf("group: %s\nstate: %s\nprotocol: %s%s%s\nmembers: %zu\n", g.group_id.c_str(),
+                g.state.c_str(), g.protocol_type.empty() ? "-" : g.protocol_type.c_str(),
+                g.protocol.empty() ? "" : "/", g.protocol.c_str(), g.members.size());
+    if (!g.members.empty()) {
+        // Columns as wide as their longest value (member ids run to ~60 characters).
+        size_t member_width = 6;
+        size_t instance_width = 8;
+        size_t client_width = 6;
+        size_t host_width = 4;
+        for (const group_member& m : g.members) {
+            member_width = std::max(member_width, m.member_id.size());
+            instance_width = std::max(instance_width, m.instance_id.value_or("-").size());
+            client_width = std::max(client_width, m.client_id.size());
+            host_width = std::max(host_width, m.client_host.size());
+        }
+        const auto row = [&](std::string_view member, std::string_view instance,
+                             std::string_view client, std::string_view host,
+                             std::string_view partitions) {
+            std::printf("%s\n", fmt::format("  {:<{}}  {:<{}}  {:<{}}  {:<{}}  {}", member,
+                                            member_width, instance, instance_width, client,
+                                            client_width, host, host_width, partitions)
+                                    .c_str());
+        };
+        row("MEMBER", "INSTANCE", "CLIENT", "HOST", "PARTITIONS");
+        for (const group_member& m : g.members) {
+            row(m.member_id, m.instance_id.value_or("-"), m.client_id, m.client_host,
+                m.assignment ? assignment_text(*m.assignment) : "?");
+        }
+    }
+    size_t width = 5;
+    for (const auto& [key, _] : g.offsets) width = std::max(width, key.first.size());
+    std::printf("%s\n", fmt::format("{:<{}}  {:>9}  {:>14}  {:>14}  {:>10}  {}", "TOPIC", width,
+                                    "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER")
+                            .c_str());
+    int64_t total_lag = 0;
+    for (const auto& [key, o] : g.offsets) {
+        const auto lag = lag_of(o);
+        total_lag += lag.value_or(0);
+        std::printf("%s\n",
+                    fmt::format("{:<{}}  {:>9}  {:>14}  {:>14}  {:>10}  {}", key.first, width,
+                                key.second, o.committed >= 0 ? std::to_string(o.committed) : "-",
+                                o.log_end >= 0 ? std::to_string(o.log_end) : "-",
+                                lag ? std::to_string(*lag) : "-", o.owner.empty() ? "-" : o.owner)
+                        .c_str());
+    }
+    std::printf("total lag: %lld\n", static_cast<long long>(total_lag));
+}
+
+outcome group_describe(const command_arguments& arguments) {
+    const std::string group(arguments.positional[0]);
+    auto client = connect(arguments);
+    if (!client) return failure{client.error()};
+    auto described = describe_group(*client, group);
+    if (!described) return failure{described.error()};
+    if (arguments.has("json")) {
+        print_group_json(*described);
+    } else {
+        print_group_text(*described);
+    }
+    return {};
+}
+
+outcome group_list(const command_arguments& arguments) {
+    auto client = connect(arguments);
+    if (!client) return failure{client.error()};
+    auto answer = client->call<kafka::list_groups_response>(kafka::list_groups_request{});
+    if (!answer) return failed(answer.error().message);
+    if (answer->body.error_code != 0) {
+        return failed(
+            fmt::format("listing groups: {}", describe_kafka_error(answer->body.error_code)));
+    }
+    auto listed = answer->body.groups;
+    std::ranges::sort(listed, {}, &kafka::list_groups_response::listed_group::group_id);
+    // ListGroups has states from v4; older brokers show "-".
+    const bool has_state = answer->version >= 4;
+    if (arguments.has("json")) {
+        std::string out = "{\"groups\":[";
+        for (size_t i = 0; i < listed.size(); ++i) {
+            out += fmt::format("{}{{\"group\":{},\"protocol_type\":{},\"state\":{}}}",
+                               i == 0 ? "" : ",", json_string(listed[i].group_id),
+                               json_string(listed[i].protocol_type),
+                               has_state ? json_string(listed[i].group_state) : "null");
+        }
+        std::printf("%s]}\n", out.c_str());
+        return {};
+    }
+    size_t width = 5;
+    for (const auto& g : listed) width = std::max(width, g.group_id.size());
+    std::printf("%s\n",
+                fmt::format("{:<{}}  {:<13}  STATE", "GROUP", width, "PROTOCOL-TYPE").c_str());
+    for (const auto& g : listed) {
+        std::printf("%s\n", fmt::format("{:<{}}  {:<13}  {}", g.group_id, width,
+                                        g.protocol_type.empty() ? "-" : g.protocol_type,
+                                        has_state ? g.group_state : "-")
+                                .c_str());
+    }
+    return {};
+}
+
+outcome group_delete(const command_arguments& arguments) {
+    auto client = connect(arguments);
+    if (!client) return failure{client.error()};
+    kafka::delete_groups_request request;
+    for (const std::string_view name : arguments.positional) request.groups_names.push_back(name);
+    auto answer = client->call<kafka::delete_groups_response>(request);
+    if (!answer) return failed(answer.error().message);
+    std::string errors;
+    for (const auto& result : answer->body.results) {
+        if (result.error_code == 0) {
+            std::printf("deleted group %.*s\n", static_cast<int>(result.group_id.size()),
+                        result.group_id.data());
+            continue;
+        }
+        if (!errors.empty()) errors += "; ";
+        errors += fmt::format("cannot delete group {}: {}", result.group_id,
+                              describe_kafka_error(result.error_code));
+    }
+    if (!errors.empty()) return failed(std::move(errors));
+    return {};
+}
+
 }  // namespace
 
 std::optional<std::string_view> command_arguments::last(std::string_view name) const {
@@ -1052,6 +1379,15 @@ int run_produce(const command_arguments& arguments) {
 }
 int run_consume(const command_arguments& arguments) {
     return finish(consume(arguments));
+}
+int run_group_list(const command_arguments& arguments) {
+    return finish(group_list(arguments));
+}
+int run_group_describe(const command_arguments& arguments) {
+    return finish(group_describe(arguments));
+}
+int run_group_delete(const command_arguments& arguments) {
+    return finish(group_delete(arguments));
 }
 
 }  // namespace tl::app

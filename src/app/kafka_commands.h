@@ -1,5 +1,5 @@
 // tidectl's commands that speak the Kafka protocol to a broker (topic,
-// cluster, produce, consume), through one blocking kafka_client each. The
+// cluster, produce, consume, group), through one blocking kafka_client each. The
 // command table, flag parsing and usage text stay in tidectl.cc; this file
 // holds what each command does once its arguments are known.
 //
@@ -41,5 +41,8 @@ int run_topic_alter_config(const command_arguments& arguments);
 int run_cluster_info(const command_arguments& arguments);
 int run_produce(const command_arguments& arguments);
 int run_consume(const command_arguments& arguments);
+int run_group_list(const command_arguments& arguments);
+int run_group_describe(const command_arguments& arguments);
+int run_group_delete(const command_arguments& arguments);
 
 }  // namespace tl::app

@@ -1,6 +1,6 @@
 // tidectl: the operator's tool. Subcommands are rows of one table: the words
 // that name them, the arguments and flags they take, and the function that
-// runs them. The Kafka commands (topic, cluster, produce, consume) live in
+// runs them. The Kafka commands (topic, cluster, produce, consume, group) live in
 // kafka_commands.cc and talk to a broker through kafka_client.h.
 //
 // Exit status: 0 success, 1 the command failed, 2 usage or configuration error.
@@ -136,6 +136,14 @@ constexpr command commands[] = {
      "print one partition's records; stop after N, or T ms (default 5000) without one; F: %k "
      "key, %v value (default), %o offset, %p partition, %t topic, %T timestamp, %h headers",
      1, 1, consume_flags, run_consume},
+    {"group list", "[--json]", "list consumer groups with their protocol type and state", 0, 0,
+     json_flags, run_group_list},
+    {"group describe", "GROUP [--json]",
+     "state, protocol, members with their partitions, and per partition the committed "
+     "offset, log end offset and lag",
+     1, 1, json_flags, run_group_describe},
+    {"group delete", "GROUP...", "delete empty groups and their offsets (DeleteGroups)", 1,
+     any_count, bootstrap_flags, run_group_delete},
     {"help", "", "print this help", 0, 0, {}, run_help},
 };
 

@@ -1,10 +1,10 @@
 // kafkajs 2.2.4 operations for the client integration tests (run by harness.kafkajs).
 //
 // Usage: node kafkajs_client.js '{"op": ..., "brokers": [...], ...}'. Prints one JSON
-// line with the result; exits non-zero with the error on stderr. kafkajs can only
-// consume through consumer groups, which Tidelog does not serve yet, so "fetch" reads
+// line with the result; exits non-zero with the error on stderr. "fetch" reads
 // through kafkajs's own Cluster/Broker classes: the real kafkajs Fetch request and
-// record-batch decoder (codecs included), without the group machinery.
+// record-batch decoder (codecs included), without the group machinery;
+// "groupConsume" and "groupJoinError" are kafkajs consumer groups.
 'use strict'
 
 const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
@@ -159,6 +159,96 @@ async function fetch(request) {
   }
 }
 
+// Consumer groups: one kafkajs member (assignor RoundRobinAssigner) subscribes
+// from the beginning, reads until `expected` records with eachMessage, commits
+// the next offset of every partition it read (autoCommit off, commitOffsets),
+// and leaves. With `hold`, it prints {"joined": ...} once in the group and stays
+// until stdin closes (for a second client to join the same group).
+const groupConsumer = request =>
+  client(request).consumer({
+    groupId: request.groupId,
+    sessionTimeout: request.sessionTimeoutMs ?? 10000,
+    rebalanceTimeout: request.rebalanceTimeoutMs ?? 10000,
+    heartbeatInterval: 500,
+    retry: { retries: request.retries ?? 5 },
+  })
+
+async function groupConsume(request) {
+  const consumer = groupConsumer(request)
+  const records = []
+  const next = {}
+  let joined = null
+  let crashed = null
+  consumer.on(consumer.events.GROUP_JOIN, e => {
+    joined = e.payload
+    if (request.hold) process.stdout.write(JSON.stringify({ joined: e.payload }) + '\n')
+  })
+  consumer.on(consumer.events.CRASH, e => {
+    crashed = e.payload.error
+  })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [request.topic], fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        records.push({ partition, offset: Number(message.offset) })
+        next[partition] = Number(message.offset) + 1
+      },
+    })
+    const deadline = Date.now() + (request.timeoutMs ?? 30000)
+    if (request.hold) {
+      await new Promise(resolve => {
+        process.stdin.on('end', resolve)
+        process.stdin.on('close', resolve)
+        process.stdin.resume()
+      })
+    } else {
+      while (records.length < request.expected && Date.now() < deadline && !crashed) {
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+    if (crashed) throw crashed
+    const commits = Object.entries(next).map(([partition, offset]) => ({
+      topic: request.topic,
+      partition: Number(partition),
+      offset: String(offset),
+    }))
+    if (commits.length > 0) await consumer.commitOffsets(commits)
+    return { records, committed: Object.fromEntries(Object.entries(next)), joined }
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
+// Joins a group expected to reject kafkajs; answers with the error kafkajs
+// raised ({"error": TYPE}), or {"joined": ...} if it was let in, or
+// {"timeout": true}.
+async function groupJoinError(request) {
+  const consumer = client(request).consumer({
+    groupId: request.groupId,
+    sessionTimeout: 10000,
+    rebalanceTimeout: 10000,
+    heartbeatInterval: 500,
+    retry: { retries: 2, restartOnFailure: async () => false },
+  })
+  const outcome = new Promise(resolve => {
+    consumer.on(consumer.events.CRASH, e =>
+      resolve({ error: e.payload.error.type ?? e.payload.error.name, message: e.payload.error.message })
+    )
+    consumer.on(consumer.events.GROUP_JOIN, e => resolve({ joined: e.payload }))
+    setTimeout(() => resolve({ timeout: true }), request.timeoutMs ?? 30000)
+  })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [request.topic], fromBeginning: true })
+    await consumer.run({ eachMessage: async () => {} })
+    return await outcome
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
 // The admin API round trip: create (with configs), list, describe and alter
 // configs, add partitions, delete records, delete; returns what kafkajs saw.
 async function admin(request) {
@@ -208,7 +298,7 @@ async function admin(request) {
 
 async function main() {
   const request = JSON.parse(process.argv[2])
-  const ops = { produce, offsets, fetch, admin }
+  const ops = { produce, offsets, fetch, admin, groupConsume, groupJoinError }
   const op = ops[request.op]
   if (!op) throw new Error(`unknown op ${request.op}`)
   const result = await op(request)
