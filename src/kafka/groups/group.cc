@@ -620,7 +620,12 @@ void group::remove_member(const std::string& id, steady_time now) {
     }
     switch (_state) {
         case group_state::stable:
-        case group_state::completing_rebalance: prepare_rebalance(now); break;
+        case group_state::completing_rebalance:
+            // As Kafka's tryCompleteElseWatch: the last member leaving empties
+            // the group at once (DeleteGroups right after LeaveGroup works).
+            prepare_rebalance(now);
+            try_complete_join(now);
+            break;
         case group_state::preparing_rebalance:
             if (_members.empty()) _initial_delay_end.reset();
             try_complete_join(now);

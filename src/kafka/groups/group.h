@@ -46,6 +46,7 @@ inline constexpr int16_t unknown_member_id = 25;
 inline constexpr int16_t invalid_session_timeout = 26;
 inline constexpr int16_t rebalance_in_progress = 27;
 inline constexpr int16_t invalid_commit_offset_size = 28;
+inline constexpr int16_t unknown_server_error = -1;
 inline constexpr int16_t group_authorization_failed = 30;
 inline constexpr int16_t non_empty_group = 68;
 inline constexpr int16_t group_id_not_found = 69;

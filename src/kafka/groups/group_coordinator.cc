@@ -260,7 +260,11 @@ void group_coordinator::store_group(const group& g, store_callback done) {
     auto batch = batch_of(records, _executor.wall_time_ms());
     _background.spawn([](group_coordinator* self, int32_t partition, std::vector<std::byte> batch,
                          store_callback done) -> task<void> {
-        const int16_t error = co_await self->append(partition, std::move(batch));
+        int16_t error = co_await self->append(partition, std::move(batch));
+        // Kafka (GroupMetadataManager.storeGroup): a group record too large
+        // for the log is UNKNOWN_SERVER_ERROR; INVALID_COMMIT_OFFSET_SIZE is
+        // for offset commits only.
+        if (error == invalid_commit_offset_size) error = unknown_server_error;
         if (error != 0) spdlog::warn("groups: storing a group failed: error {}", error);
         if (done) done(error);
     }(this, partition, std::move(batch), std::move(done)));
