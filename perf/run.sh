@@ -12,7 +12,7 @@
 # and prints a markdown table to stdout (progress goes to stderr).
 #
 # --sections: comma-separated, from foundation, storage, kafka, groups (default
-# foundation,storage; `all` = all four). --kafka-mock runs the kafka section
+# all of them; `all` = all four). --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
 # and the tool, measures nothing about Tidelog).
 #
@@ -50,7 +50,7 @@ usage() {
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
-sections=foundation,storage
+sections=foundation,storage,kafka,groups
 kafka_mock=0
 shift
 while [[ $# -gt 0 ]]; do
