@@ -239,11 +239,11 @@ class Connection:
                     errors={(t, p): e for t, ps in topics for p, e in ps})
 
     # OffsetCommit v2 (key 8): a simple consumer's commit with retention_time -1
-    def offset_commit_v2(self, group, offsets, generation=-1, member_id=""):
+    def offset_commit_v2(self, group, offsets, generation=-1, member_id="", retention_ms=-1):
         def partition(item):
             p, (offset, metadata) = item
             return i32(p) + i64(offset) + string(metadata)
-        body = (string(group) + i32(generation) + string(member_id) + i64(-1)
+        body = (string(group) + i32(generation) + string(member_id) + i64(retention_ms)
                 + array(sorted(offsets.items()),
                         lambda t: string(t[0]) + array(sorted(t[1].items()), partition)))
         r = self.call(8, 2, body)

@@ -132,6 +132,31 @@ def commit_to_unknown_partitions(broker):
                                   member)["errors"] == {(topic, 1): gp.NONE}
 
 
+def expired_offsets_and_empty_groups_are_removed(broker):
+    """A simple consumer's commit with OffsetCommit v2 retention_time_ms expires:
+    the retention pass (every 200 ms here) removes the offset, then the group
+    that has neither members nor offsets left."""
+    group, topic = harness.unique_topic("expiring"), state["topic"]
+    keep = harness.unique_topic("kept")
+    with gp.Connection(broker.port) as conn:
+        short = gp.retry_coordinator(
+            lambda: conn.offset_commit_v2(group, {topic: {0: (7, "x")}}, retention_ms=300))
+        assert short["errors"] == {(topic, 0): gp.NONE}, short
+        kept = gp.retry_coordinator(
+            lambda: conn.offset_commit_v2(keep, {topic: {0: (9, "y")}}))
+        assert kept["errors"] == {(topic, 0): gp.NONE}, kept
+        assert conn.offset_fetch(group, {topic: [0]})["offsets"][(topic, 0)][0] == 7
+
+        def gone():
+            fetched = conn.offset_fetch(group, {topic: [0]})["offsets"][(topic, 0)][0]
+            listed = {g["group_id"] for g in conn.list_groups()["groups"]}
+            return fetched == -1 and group not in listed
+        harness.deadline_poll(gone, 20, "the expired offset and its empty group to go")
+        # A commit without a retention time stays (offsets_retention_minutes: 7 days).
+        assert conn.offset_fetch(keep, {topic: [0]})["offsets"][(topic, 0)][0] == 9
+        assert keep in {g["group_id"] for g in conn.list_groups()["groups"]}
+
+
 def oversized_metadata(broker):
     group = harness.unique_topic("gproto-big")
     topic = state["topic"]
@@ -248,4 +273,6 @@ if __name__ == "__main__":
          leave_describe_delete),
         ("the group is usable by librdkafka afterwards; OffsetFetch v1 and v5 agree",
          group_still_usable),
-    ], broker_settings=groups.group_broker_settings())
+        ("expired offsets are removed, then their empty group",
+         expired_offsets_and_empty_groups_are_removed),
+    ], broker_settings=groups.group_broker_settings(offsets_retention_check_interval_ms=200))
