@@ -21,7 +21,6 @@
 #include "kafka/messages/alter_configs.h"
 #include "kafka/server/handlers/config_resources.h"
 #include "kafka/server/handlers/handlers.h"
-#include "reactor/submit_to.h"
 
 namespace tl::kafka {
 namespace {
@@ -56,29 +55,12 @@ task<response> handle_alter_configs(broker_context& context, request_context& re
         for (const auto& config : in.configs) {
             configs.emplace(std::string(config.name), std::string(*config.value));
         }
-        cluster::controller* c = &context.controller();
-        std::string name(in.resource_name);
-        cluster::config_edit edit = replace_with(std::move(configs));
-        const bool validate_only = req.validate_only;
-        auto altered = co_await reactor::submit_to(cluster::controller_shard, [&]() {
-            return c->alter_config(std::move(name), std::move(edit), validate_only);
-        });
-        errors[i] = {to_error_code(altered.code), std::move(altered.message)};
+        errors[i] = co_await alter_topic_config(
+            context, in.resource_name, replace_with(std::move(configs)), req.validate_only);
     }
 
     alter_configs_response body;
-    body.responses.resize(req.resources.size());
-    for (size_t i = 0; i < req.resources.size(); ++i) {
-        auto& out = body.responses[i];
-        out.resource_type = req.resources[i].resource_type;
-        out.resource_name = req.resources[i].resource_name;
-        out.error_code = code(errors[i].error);
-        if (errors[i].ok()) {
-            out.error_message = std::nullopt;
-        } else {
-            out.error_message = errors[i].message;
-        }
-    }
+    answer_alter_resources(body, req, errors);
     co_return make_response(request, body);
 }
 

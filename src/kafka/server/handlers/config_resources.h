@@ -13,8 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "base/task.h"
+#include "cluster/controller.h"
 #include "cluster/metadata_image.h"
 #include "kafka/protocol/error_code.h"
+#include "kafka/server/broker_context.h"
+#include "reactor/submit_to.h"
 
 namespace tl::kafka {
 
@@ -93,6 +97,37 @@ template <typename Resource, typename NullAllowed>
             return {error_code::invalid_request, std::string(static_broker_configs_message)};
         default:
             return {error_code::invalid_request, fmt::format("Unknown resource type {}", type)};
+    }
+}
+
+// Both alter APIs end the same way: the edit runs on the controller shard
+// (edits of one topic serialise there), and each resource is answered with
+// its error and message in request order.
+inline task<resource_error> alter_topic_config(broker_context& context, std::string_view topic,
+                                               cluster::config_edit edit, bool validate_only) {
+    cluster::controller* c = &context.controller();
+    std::string name(topic);
+    auto altered = co_await reactor::submit_to(cluster::controller_shard, [&]() {
+        return c->alter_config(std::move(name), std::move(edit), validate_only);
+    });
+    co_return resource_error{to_error_code(altered.code), std::move(altered.message)};
+}
+
+// `errors` views stay referenced by `body` until it is encoded.
+template <typename Response, typename Request>
+void answer_alter_resources(Response& body, const Request& request,
+                            const std::vector<resource_error>& errors) {
+    body.responses.resize(request.resources.size());
+    for (size_t i = 0; i < request.resources.size(); ++i) {
+        auto& out = body.responses[i];
+        out.resource_type = request.resources[i].resource_type;
+        out.resource_name = request.resources[i].resource_name;
+        out.error_code = code(errors[i].error);
+        if (errors[i].ok()) {
+            out.error_message = std::nullopt;
+        } else {
+            out.error_message = errors[i].message;
+        }
     }
 }
 

@@ -23,7 +23,6 @@
 #include "kafka/messages/incremental_alter_configs.h"
 #include "kafka/server/handlers/config_resources.h"
 #include "kafka/server/handlers/handlers.h"
-#include "reactor/submit_to.h"
 
 namespace tl::kafka {
 namespace {
@@ -101,29 +100,13 @@ task<response> handle_incremental_alter_configs(broker_context& context, request
         if (!changes.has_value()) continue;
         errors[i] = check_alter_target(in.resource_type, in.resource_name, *image);
         if (!errors[i].ok()) continue;
-        cluster::controller* c = &context.controller();
-        std::string name(in.resource_name);
-        cluster::config_edit edit = apply_changes(std::move(*changes), image->defaults());
-        const bool validate_only = req.validate_only;
-        auto altered = co_await reactor::submit_to(cluster::controller_shard, [&]() {
-            return c->alter_config(std::move(name), std::move(edit), validate_only);
-        });
-        errors[i] = {to_error_code(altered.code), std::move(altered.message)};
+        errors[i] = co_await alter_topic_config(
+            context, in.resource_name, apply_changes(std::move(*changes), image->defaults()),
+            req.validate_only);
     }
 
     incremental_alter_configs_response body;
-    body.responses.resize(req.resources.size());
-    for (size_t i = 0; i < req.resources.size(); ++i) {
-        auto& out = body.responses[i];
-        out.resource_type = req.resources[i].resource_type;
-        out.resource_name = req.resources[i].resource_name;
-        out.error_code = code(errors[i].error);
-        if (errors[i].ok()) {
-            out.error_message = std::nullopt;
-        } else {
-            out.error_message = errors[i].message;
-        }
-    }
+    answer_alter_resources(body, req, errors);
     co_return make_response(request, body);
 }
 
