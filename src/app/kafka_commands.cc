@@ -1070,9 +1070,8 @@ struct group_description {
     std::map<std::pair<std::string, int32_t>, partition_offsets> offsets;
 };
 
-// Group error codes (Kafka's numbers; kafka/protocol/error_code.h does not name them yet).
-constexpr int16_t coordinator_load_in_progress = 14;
-constexpr int16_t group_id_not_found = 69;
+constexpr int16_t coordinator_load_in_progress = code(kafka::error_code::coordinator_load_in_progress);
+constexpr int16_t group_id_not_found = code(kafka::error_code::group_id_not_found);
 
 command_result<group_description> describe_group(kafka_client& client, const std::string& group) {
     kafka::describe_groups_request describe;

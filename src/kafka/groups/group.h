@@ -34,26 +34,27 @@
 
 namespace tl::kafka::groups {
 
-// Kafka's group error codes, beside the broker-wide ones in error_code.h.
+// The group errors as the wire values the state machine trades in; the
+// codes themselves are error_code.h's.
 namespace group_errors {
-inline constexpr int16_t coordinator_load_in_progress = 14;
-inline constexpr int16_t coordinator_not_available = 15;
-inline constexpr int16_t not_coordinator = 16;
-inline constexpr int16_t illegal_generation = 22;
-inline constexpr int16_t inconsistent_group_protocol = 23;
-inline constexpr int16_t invalid_group_id = 24;
-inline constexpr int16_t unknown_member_id = 25;
-inline constexpr int16_t invalid_session_timeout = 26;
-inline constexpr int16_t rebalance_in_progress = 27;
-inline constexpr int16_t invalid_commit_offset_size = 28;
-inline constexpr int16_t unknown_server_error = -1;
-inline constexpr int16_t group_authorization_failed = 30;
-inline constexpr int16_t non_empty_group = 68;
-inline constexpr int16_t group_id_not_found = 69;
-inline constexpr int16_t member_id_required = 79;
-inline constexpr int16_t fenced_instance_id = 82;
-inline constexpr int16_t group_subscribed_to_topic = 86;
-inline constexpr int16_t group_max_size_reached = 81;
+inline constexpr int16_t coordinator_load_in_progress = code(error_code::coordinator_load_in_progress);
+inline constexpr int16_t coordinator_not_available = code(error_code::coordinator_not_available);
+inline constexpr int16_t not_coordinator = code(error_code::not_coordinator);
+inline constexpr int16_t illegal_generation = code(error_code::illegal_generation);
+inline constexpr int16_t inconsistent_group_protocol = code(error_code::inconsistent_group_protocol);
+inline constexpr int16_t invalid_group_id = code(error_code::invalid_group_id);
+inline constexpr int16_t unknown_member_id = code(error_code::unknown_member_id);
+inline constexpr int16_t invalid_session_timeout = code(error_code::invalid_session_timeout);
+inline constexpr int16_t rebalance_in_progress = code(error_code::rebalance_in_progress);
+inline constexpr int16_t invalid_commit_offset_size = code(error_code::invalid_commit_offset_size);
+inline constexpr int16_t unknown_server_error = code(error_code::unknown_server_error);
+inline constexpr int16_t group_authorization_failed = code(error_code::group_authorization_failed);
+inline constexpr int16_t non_empty_group = code(error_code::non_empty_group);
+inline constexpr int16_t group_id_not_found = code(error_code::group_id_not_found);
+inline constexpr int16_t member_id_required = code(error_code::member_id_required);
+inline constexpr int16_t fenced_instance_id = code(error_code::fenced_instance_id);
+inline constexpr int16_t group_subscribed_to_topic = code(error_code::group_subscribed_to_topic);
+inline constexpr int16_t group_max_size_reached = code(error_code::group_max_size_reached);
 }  // namespace group_errors
 
 enum class group_state : uint8_t { empty, preparing_rebalance, completing_rebalance, stable, dead };

@@ -415,7 +415,7 @@ task<std::vector<int16_t>> group_coordinator::commit(std::string group_id, int32
         commit_entry& e = entries[i];
         if (errors[i] != 0) continue;
         if (e.metadata && std::ssize(*e.metadata) > _settings.offset_metadata_max_bytes) {
-            errors[i] = 12;  // OFFSET_METADATA_TOO_LARGE
+            errors[i] = code(error_code::offset_metadata_too_large);
             continue;
         }
         offset_value& v = values[i];
