@@ -21,10 +21,10 @@ constexpr size_t replay_read_bytes = 1024 * 1024;
 constexpr std::string_view offsets_topic = cluster::offsets_topic_name;
 
 // Kafka's mapping of a failed append to the coordinator's answer.
-int16_t append_error(const cluster::partition_error& error) {
+int16_t append_error(const cluster::partition_error& error, int16_t too_large) {
     if (error.code == cluster::partition_errc::unknown_partition) return not_coordinator;
     switch (error.storage.code) {
-        case storage::storage_errc::batch_too_large: return invalid_commit_offset_size;
+        case storage::storage_errc::batch_too_large: return too_large;
         case storage::storage_errc::closed: return not_coordinator;
         default: return coordinator_not_available;
     }
@@ -245,9 +245,10 @@ std::string group_coordinator::fresh_uuid() {
                        hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
 }
 
-task<int16_t> group_coordinator::append(int32_t partition, std::vector<std::byte> batch) {
+task<int16_t> group_coordinator::append(int32_t partition, std::vector<std::byte> batch,
+                                        int16_t too_large) {
     auto appended = co_await _local.append(offsets_topic, partition, batch);
-    if (!appended) co_return append_error(appended.error());
+    if (!appended) co_return append_error(appended.error(), too_large);
     co_return int16_t{0};
 }
 
@@ -260,11 +261,10 @@ void group_coordinator::store_group(const group& g, store_callback done) {
     auto batch = batch_of(records, _executor.wall_time_ms());
     _background.spawn([](group_coordinator* self, int32_t partition, std::vector<std::byte> batch,
                          store_callback done) -> task<void> {
-        int16_t error = co_await self->append(partition, std::move(batch));
         // Kafka (GroupMetadataManager.storeGroup): a group record too large
-        // for the log is UNKNOWN_SERVER_ERROR; INVALID_COMMIT_OFFSET_SIZE is
-        // for offset commits only.
-        if (error == invalid_commit_offset_size) error = unknown_server_error;
+        // for the log is UNKNOWN_SERVER_ERROR.
+        const int16_t error =
+            co_await self->append(partition, std::move(batch), unknown_server_error);
         if (error != 0) spdlog::warn("groups: storing a group failed: error {}", error);
         if (done) done(error);
     }(this, partition, std::move(batch), std::move(done)));

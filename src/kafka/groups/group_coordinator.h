@@ -202,7 +202,10 @@ private:
     std::shared_ptr<group> find(const std::string& id);
     std::shared_ptr<group> find_or_create(const std::string& id, int32_t partition);
     task<void> load_partition(int32_t partition);
-    task<int16_t> append(int32_t partition, std::vector<std::byte> batch);
+    // `too_large`: the answer when the batch exceeds the log's limit (Kafka:
+    // INVALID_COMMIT_OFFSET_SIZE for commits, UNKNOWN_SERVER_ERROR for groups).
+    task<int16_t> append(int32_t partition, std::vector<std::byte> batch,
+                         int16_t too_large = group_errors::invalid_commit_offset_size);
     task<void> deliver_join(reply_address reply, join_result result);
     task<void> deliver_sync(reply_address reply, sync_result result);
     task<void> tick_loop();
