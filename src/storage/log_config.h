@@ -19,6 +19,12 @@ enum class flush_mode : uint8_t {
     none,      // after the write; fdatasync only when a segment rolls or closes
 };
 
+// What batches already stored may be: max.message.bytes bounds appends only.
+// An operator who lowers it must not make recovery or reads take older,
+// larger batches for corrupt ones. (Scans check a batch's length against the
+// file's end before reading it, so this bound costs no memory.)
+inline constexpr size_t stored_batch_bytes_max = size_t{1} << 31;
+
 struct log_config {
     static constexpr uint64_t min_segment_bytes = 64 * 1024;
     static constexpr uint64_t max_segment_bytes = uint64_t{1} << 31;  // 32-bit index positions

@@ -12,12 +12,6 @@
 
 namespace tl::storage {
 
-// What batches already stored may be: max.message.bytes bounds appends only.
-// An operator who lowers it must not make recovery or reads take older,
-// larger batches for corrupt ones. (Scans check a batch's length against the
-// file's end before reading it, so this bound costs no memory.)
-constexpr size_t stored_batch_bytes_max = size_t{1} << 31;
-
 struct partition_log::segment {
     int64_t base_offset = 0;
     std::string path;

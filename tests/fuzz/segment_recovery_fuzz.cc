@@ -87,7 +87,7 @@ constexpr uint8_t two_segments = 0x04;    // a 12-byte split header follows
 constexpr uint8_t explicit_base = 0x08;   // second segment named by the header, not the model
 constexpr uint8_t flush_mask = 0x30;      // group, none, interval, group
 constexpr int flush_shift = 4;
-constexpr uint8_t small_batches = 0x40;  // max_batch_bytes 8 KiB: larger batches are too_large
+constexpr uint8_t small_batches = 0x40;  // max_batch_bytes 8 KiB: appends only; stored ones stay
 constexpr uint8_t no_cache = 0x80;       // every read, the new batches' too, comes from disk
 }  // namespace control
 // After the control byte when two_segments is set: split position (u32, little
@@ -228,7 +228,7 @@ std::optional<fuzz_case> parse(byte_span input) {
             second_base = static_cast<int64_t>(base_value & INT64_MAX);
         } else {
             // Where a roll would have named it: after the first part's batches.
-            second_base = scan(input.first(split), 0, c.config.max_batch_bytes).next_offset;
+            second_base = scan(input.first(split), 0, stored_batch_bytes_max).next_offset;
         }
         // A second segment named 0 (or below) would be the first one again.
         if (*second_base <= 0) second_base.reset();
@@ -241,7 +241,7 @@ std::optional<fuzz_case> parse(byte_span input) {
 
     for (size_t i = 0; i < c.segments.size(); ++i) {
         segment_image& s = c.segments[i];
-        s.model = scan(s.bytes, s.base_offset, c.config.max_batch_bytes);
+        s.model = scan(s.bytes, s.base_offset, stored_batch_bytes_max);
         if (i + 1 < c.segments.size()) {
             s.consistent = s.model.end_position == s.bytes.size() &&
                            s.model.next_offset == c.segments[i + 1].base_offset;
@@ -356,7 +356,7 @@ pass_result read_pass(sim_executor& executor, partition_log& log, const fuzz_cas
         int64_t next_start = start;
         byte_span rest(r->batches);
         while (!rest.empty()) {
-            auto size = peek_batch_size(rest, c.config.max_batch_bytes);
+            auto size = peek_batch_size(rest, stored_batch_bytes_max);
             FUZZ_CHECK(size.ok() && *size <= rest.size());
             const byte_span batch = rest.first(*size);
             auto header = stored_batch(batch);
