@@ -313,6 +313,10 @@ task<storage_result<void>> partition_log::load() {
             snapshots.push_back(parsed->base_offset);
         }
         if (name == clean_shutdown_marker) previous = shutdown_state::clean;
+        if (name.ends_with(".snapshot.tmp")) {
+            // A snapshot write cut short: never renamed, never used.
+            [[maybe_unused]] auto removed = co_await _disk.remove_file(_directory + "/" + name);
+        }
     }
     if (previous == shutdown_state::clean) {
         // Consumed before anything is written: a crash from here on must not
