@@ -673,6 +673,38 @@ std::vector<config_key> build_keys() {
             return fmt::format("{}", c.retention_check_interval_ms);
         },
     });
+    keys.push_back(config_key{
+        .name = "producer_id_expiration_ms",
+        .flag = "--producer-id-expiration-ms",
+        .value_name = "MS",
+        .meaning = "a partition forgets an idempotent producer that has not written to it for "
+                   "this long, 1 to 2147483647 (Kafka producer.id.expiration.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.producer_id_expiration_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.producer_id_expiration_ms);
+        },
+    });
+    keys.push_back(config_key{
+        .name = "producer_id_expiration_check_interval_ms",
+        .flag = "--producer-id-expiration-check-interval-ms",
+        .value_name = "MS",
+        .meaning = "how often each partition looks for expired producer ids, 1 to 2147483647 "
+                   "(Kafka producer.id.expiration.check.interval.ms)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, 1, INT32_MAX);
+            if (!parsed) return failure{parsed.error()};
+            c.producer_id_expiration_check_interval_ms = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.producer_id_expiration_check_interval_ms);
+        },
+    });
     // Broker-wide defaults of topic configs, under Kafka's broker-level names.
     struct topic_default_key {
         std::string_view name;

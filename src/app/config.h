@@ -94,6 +94,8 @@ struct broker_config {
     uint64_t cache_bytes_per_shard = 256 * 1024 * 1024;  // read cache of each shard
     uint64_t min_free_bytes = 1024 * 1024 * 1024;        // appends refused below this
     uint32_t retention_check_interval_ms = 300'000;      // log.retention.check.interval.ms
+    uint32_t producer_id_expiration_ms = 86'400'000;     // producer.id.expiration.ms
+    uint32_t producer_id_expiration_check_interval_ms = 600'000;  // ...check.interval.ms
     // Broker-wide defaults of topic configs that the operator set, in
     // topic-config naming ("retention.ms"): from log_retention_ms and friends.
     std::map<std::string, std::string, std::less<>> topic_defaults;

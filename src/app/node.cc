@@ -19,6 +19,9 @@ storage::log_config storage_base(const broker_config& config) {
     base.flush_interval = std::chrono::milliseconds(config.flush_interval_ms);
     base.min_free_bytes = config.min_free_bytes;
     base.retention_check_interval = std::chrono::milliseconds(config.retention_check_interval_ms);
+    base.producer_id_expiration = std::chrono::milliseconds(config.producer_id_expiration_ms);
+    base.producer_id_expiration_check_interval =
+        std::chrono::milliseconds(config.producer_id_expiration_check_interval_ms);
     return base;
 }
 

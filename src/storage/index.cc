@@ -543,6 +543,8 @@ std::string_view suffix_of(segment_file_kind kind) noexcept {
             return ".index";
         case segment_file_kind::time_index:
             return ".timeindex";
+        case segment_file_kind::producer_snapshot:
+            return ".snapshot";
     }
     TL_UNREACHABLE("unknown segment file kind");
 }
@@ -576,7 +578,8 @@ std::optional<segment_file> parse_segment_file_name(std::string_view name) noexc
     }
     const std::string_view suffix = name.substr(segment_file_name_digits);
     for (const auto kind :
-         {segment_file_kind::log, segment_file_kind::offset_index, segment_file_kind::time_index}) {
+         {segment_file_kind::log, segment_file_kind::offset_index, segment_file_kind::time_index,
+          segment_file_kind::producer_snapshot}) {
         if (suffix == suffix_of(kind)) {
             return segment_file{.base_offset = static_cast<int64_t>(value), .kind = kind};
         }

@@ -440,6 +440,7 @@ enum class segment_file_kind : uint8_t {
     log,           // .log
     offset_index,  // .index
     time_index,    // .timeindex
+    producer_snapshot,  // .snapshot (producer_state.h): state below the offset in the name
 };
 
 struct segment_file {
@@ -451,7 +452,7 @@ struct segment_file {
 // base_offset must be >= 0.
 std::string segment_file_name(int64_t base_offset, segment_file_kind kind);
 
-// Accepts exactly 20 digits (value <= INT64_MAX) and one of the three suffixes. Anything
+// Accepts exactly 20 digits (value <= INT64_MAX) and one of the four suffixes. Anything
 // else is not a segment file, including names Kafka itself would parse leniently ("42.log")
 // and its temporary names (".log.deleted", ".log.swap", ".cleaned").
 std::optional<segment_file> parse_segment_file_name(std::string_view name) noexcept;

@@ -53,6 +53,11 @@ struct log_config {
     // Bytes written in one io_uring write at most; a larger backlog is
     // written in several, each acknowledged as it becomes durable.
     uint32_t max_write_bytes = 4 * 1024 * 1024;
+    // Idempotent producers (producer_state.h): a producer id idle this long
+    // is forgotten (producer.id.expiration.ms), checked this often (0: never;
+    // producer.id.expiration.check.interval.ms).
+    std::chrono::milliseconds producer_id_expiration{24LL * 3600 * 1000};
+    std::chrono::milliseconds producer_id_expiration_check_interval{10 * 60 * 1000};
 };
 
 enum class storage_errc : uint8_t {
@@ -63,6 +68,11 @@ enum class storage_errc : uint8_t {
     offset_out_of_range,  // read below the log start or above the log end
     log_offline,          // a previous durability failure: no more appends
     closed,               // the log is closing or closed
+    // Idempotent producers (producer_state.h): the batch was refused.
+    out_of_order_sequence,   // a gap, or a new epoch not starting at 0
+    duplicate_sequence,      // a retry older than the batches kept
+    invalid_producer_epoch,  // an epoch older than the partition's
+    unknown_producer_id,     // no state for the id, and the batch does not start at 0
 };
 
 struct storage_error {

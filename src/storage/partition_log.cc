@@ -23,6 +23,9 @@ struct partition_log::segment {
     int64_t max_timestamp_ms = no_timestamp;
     int64_t first_append_ms = no_timestamp;  // for segment.ms
     bool sealed = false;
+    // Producer state below base_offset, captured when the segment was rolled;
+    // written as a snapshot once the segments before it are sealed.
+    std::vector<std::byte> producer_snapshot;
     // The page holding written_bytes when that is not page aligned: the next
     // O_DIRECT write rewrites it with the new bytes appended.
     aligned_buffer tail_page{direct_io_alignment};
@@ -223,6 +226,10 @@ std::string storage_error::message() const {
     case storage_errc::offset_out_of_range: what = "offset_out_of_range"; break;
     case storage_errc::log_offline: what = "log_offline"; break;
     case storage_errc::closed: what = "closed"; break;
+    case storage_errc::out_of_order_sequence: what = "out_of_order_sequence"; break;
+    case storage_errc::duplicate_sequence: what = "duplicate_sequence"; break;
+    case storage_errc::invalid_producer_epoch: what = "invalid_producer_epoch"; break;
+    case storage_errc::unknown_producer_id: what = "unknown_producer_id"; break;
     }
     std::string text = what;
     if (!detail.empty()) text += ": " + detail;
@@ -297,9 +304,14 @@ task<storage_result<void>> partition_log::load() {
     auto names = _disk.list_directory(_directory);
     if (!names) co_return failure{io_failure(names.error(), "cannot list " + _directory)};
     std::vector<int64_t> bases;
+    std::vector<int64_t> snapshots;
     shutdown_state previous = shutdown_state::crashed;
     for (const auto& name : *names) {
         if (auto base = parse_log_name(name)) bases.push_back(*base);
+        if (auto parsed = parse_segment_file_name(name);
+            parsed && parsed->kind == segment_file_kind::producer_snapshot) {
+            snapshots.push_back(parsed->base_offset);
+        }
         if (name == clean_shutdown_marker) previous = shutdown_state::clean;
     }
     if (previous == shutdown_state::clean) {
@@ -339,6 +351,13 @@ task<storage_result<void>> partition_log::load() {
         _segments.back()->next_offset;
     auto start = co_await load_log_start_offset();
     if (!start) co_return start;
+    auto producers = co_await load_producer_state(std::move(snapshots));
+    if (!producers) co_return producers;
+    _producers.evict_below(_log_start_offset);
+    if (_config.producer_id_expiration_check_interval.count() > 0) {
+        _expiry_running = true;
+        _executor.spawn(run_producer_expiry());
+    }
     if (_config.flush == flush_mode::interval) {
         _interval_sync_running = true;
         _executor.spawn(run_interval_sync());
@@ -426,6 +445,9 @@ task<storage_result<void>> partition_log::recover_tail(segment& s, shutdown_stat
     batch_scanner scanner(_disk, *s.file, s.path, 0, *file_size, stored_batch_bytes_max,
                           {s.base_offset, std::numeric_limits<int64_t>::max()});
     int64_t expected_offset = s.base_offset;
+    // What a failed resume_tail noted is superseded: this scan sees it all.
+    _tail_producer_batches.clear();
+    _tail_scan_from = s.base_offset;
     for (;;) {
         auto next = co_await scanner.next();
         if (!next) co_return failure{next.error()};
@@ -442,6 +464,7 @@ task<storage_result<void>> partition_log::recover_tail(segment& s, shutdown_stat
         [[maybe_unused]] auto indexed = builder->add_batch(extent_of(batch));
         expected_offset = batch.header.last_offset() + 1;
         s.max_timestamp_ms = std::max(s.max_timestamp_ms, batch.header.max_timestamp_ms);
+        note_tail_batch(batch.header);
         ++_recovery.batches_recovered;
     }
     uint64_t position = scanner.position();
@@ -473,6 +496,7 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
         const auto& batch = **next;
         if (expected_offset && batch.header.base_offset != *expected_offset) co_return false;
         expected_offset = batch.header.last_offset() + 1;
+        note_tail_batch(batch.header);
         if (batch.header.max_timestamp_ms > largest.timestamp) {
             largest = {batch.header.max_timestamp_ms, batch.header.last_offset()};
         }
@@ -486,6 +510,7 @@ task<storage_result<bool>> partition_log::resume_tail(segment& s, uint64_t file_
     if (!expected_offset && scanner.position() != 0) co_return false;  // an entry past the end
     // The scanner keeps last offsets below INT64_MAX, so + 1 cannot overflow.
     const int64_t next_offset = expected_offset.value_or(s.base_offset);
+    if (!_tail_scan_from) _tail_scan_from = next_offset;  // nothing after the last entry
     _recovery.batches_recovered += batches;
     if (!expected_offset) {
         // An empty segment.
@@ -645,6 +670,7 @@ std::shared_ptr<partition_log::segment> partition_log::active_for(size_t batch_b
     next->base_offset = _next_offset;
     next->next_offset = _next_offset;
     next->path = segment_path(_next_offset);
+    next->producer_snapshot = _producers.encode_snapshot(_next_offset);
     _segments.push_back(next);
     return next;
 }
@@ -680,6 +706,32 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
                                       : storage_errc::corrupt_batch;
         co_return failure{storage_error{code, {}, std::string(name(header.error()))}};
     }
+    if (header->has_producer_id()) {
+        const sequence_check sequence = _producers.check(*header);
+        storage_errc refused = storage_errc::out_of_order_sequence;
+        switch (sequence.verdict) {
+            case sequence_verdict::append: break;
+            case sequence_verdict::duplicate:
+                co_return co_await answer_duplicate(sequence.duplicate);
+            case sequence_verdict::old_duplicate: refused = storage_errc::duplicate_sequence; break;
+            case sequence_verdict::out_of_order: break;
+            case sequence_verdict::stale_epoch: refused = storage_errc::invalid_producer_epoch; break;
+            case sequence_verdict::unknown_producer:
+                refused = storage_errc::unknown_producer_id;
+                break;
+        }
+        if (sequence.verdict != sequence_verdict::append) {
+            const producer_entry* known = _producers.find(header->producer_id);
+            co_return failure{storage_error{
+                refused, {},
+                absl::StrFormat("%s: producer %d epoch %d sequence %d..%d (known: epoch %d, "
+                                "last sequence %d)",
+                                name(sequence.verdict), header->producer_id,
+                                header->producer_epoch, header->base_sequence,
+                                header->last_sequence(), known ? known->epoch : -1,
+                                known ? known->last().last_sequence : -1)}};
+        }
+    }
     if (header->last_offset_delta >= std::numeric_limits<int64_t>::max() - _next_offset) {
         co_return failure{storage_error{storage_errc::offset_out_of_range, {},
                                         "the log's offsets are exhausted"}};
@@ -707,6 +759,8 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
     target.max_timestamp_ms = std::max(target.max_timestamp_ms, max_timestamp_ms);
     if (target.first_append_ms == no_timestamp) target.first_append_ms = now_ms;
     _next_offset = pending.last_offset + 1;
+    // At once, with the offsets: the next pipelined batch checks against it.
+    _producers.record(*header, pending.base_offset, pending.last_offset, append_time_ms, now_ms);
     const append_result done{pending.base_offset, pending.last_offset, append_time_ms,
                              _log_start_offset};
 
@@ -721,6 +775,34 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
         void await_suspend(std::coroutine_handle<> h) {
             waiter.handle = h;
             log._waiters.push_back(&waiter);
+        }
+        void await_resume() const noexcept {}
+    };
+    co_await wait_durable{*this, waiter};
+    if (waiter.error) co_return failure{*waiter.error};
+    co_return done;
+}
+
+// A retry of a batch already in the log: its offsets, once they are durable
+// (the original may still be in flight; if its write fails, so does this).
+task<storage_result<append_result>> partition_log::answer_duplicate(
+    const producer_batch& original) {
+    ++_stats.duplicates;
+    const append_result done{original.base_offset, original.last_offset,
+                             original.append_time_ms, _log_start_offset};
+    if (original.last_offset < _durable_end_offset) co_return done;
+    append_waiter waiter{.last_offset = original.last_offset};
+    struct wait_durable {
+        partition_log& log;
+        append_waiter& waiter;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) {
+            waiter.handle = h;
+            // Waiters stay in offset order (acknowledge_up_to pops from the front).
+            auto at = std::upper_bound(
+                log._waiters.begin(), log._waiters.end(), waiter.last_offset,
+                [](int64_t offset, const append_waiter* w) { return offset < w->last_offset; });
+            log._waiters.insert(at, &waiter);
         }
         void await_resume() const noexcept {}
     };
@@ -767,6 +849,7 @@ void partition_log::roll_back_pending(const storage_error& error) {
     _pending.clear();
     fail_pending(error);
     _next_offset = _written_end_offset;
+    _producers.truncate_from(_written_end_offset);
     // Segments rolled for the failed batches hold nothing: forget them (an
     // empty file left behind is harmless and reused on the next roll).
     while (_segments.size() > 1 && _segments.back()->written_bytes == 0) {
@@ -856,6 +939,7 @@ task<void> partition_log::run_flusher() {
                 _offline = error;
                 _pending.clear();
                 _next_offset = _written_end_offset = _durable_end_offset;
+                _producers.truncate_from(_durable_end_offset);
                 fail_pending(error);
                 break;
             }
@@ -881,6 +965,11 @@ task<storage_result<void>> partition_log::prepare_file(segment& s) {
     for (const auto& unsealed : older) {
         auto sealed = co_await seal(*unsealed);
         if (!sealed) co_return sealed;
+    }
+    // Everything below s is durable now: its producer snapshot may be kept.
+    if (!s.producer_snapshot.empty()) {
+        co_await write_producer_snapshot(s.base_offset, std::move(s.producer_snapshot));
+        s.producer_snapshot = {};
     }
     auto opened = co_await _disk.open(s.path, uring::open_mode::create_read_write,
                                       direct_io::preferred);
@@ -1162,6 +1251,7 @@ task<storage_result<int64_t>> partition_log::truncate_prefix(int64_t new_start) 
     }
     if (new_start <= _log_start_offset) co_return _log_start_offset;
     _log_start_offset = new_start;
+    _producers.evict_below(_log_start_offset);
     auto stored = co_await store_log_start_offset();
     if (!stored) co_return failure{stored.error()};
     size_t doomed = 0;
@@ -1181,6 +1271,7 @@ task<storage_result<void>> partition_log::delete_front_segments(size_t count) {
     // Advance the start first: readers never see a segment that is going.
     _log_start_offset = std::max(_log_start_offset, _segments[count]->base_offset);
     drop_cached_below(_log_start_offset);
+    _producers.evict_below(_log_start_offset);
     std::vector<std::shared_ptr<segment>> doomed(_segments.begin(),
                                                  _segments.begin() + static_cast<ptrdiff_t>(count));
     _segments.erase(_segments.begin(), _segments.begin() + static_cast<ptrdiff_t>(count));
@@ -1196,12 +1287,174 @@ task<storage_result<void>> partition_log::delete_front_segments(size_t count) {
     co_return storage_result<void>{};
 }
 
+// ---- producer state ----
+
+namespace {
+
+// Snapshots kept: the latest is the one open uses; one more in case it is
+// found damaged.
+constexpr size_t producer_snapshots_kept = 2;
+
+}  // namespace
+
+// Best effort: a snapshot that is not written only makes the next open
+// replay from an older one (or from the log start).
+task<void> partition_log::write_producer_snapshot(int64_t offset, std::vector<std::byte> bytes) {
+    const std::string path =
+        _directory + "/" + segment_file_name(offset, segment_file_kind::producer_snapshot);
+    const std::string temporary = path + ".tmp";
+    auto opened = co_await _disk.open(temporary, uring::open_mode::create_read_write,
+                                      direct_io::never);
+    if (!opened) {
+        ++_stats.producer_snapshot_failures;
+        co_return;
+    }
+    auto& file = **opened;
+    auto truncated = co_await file.truncate(0);
+    auto written = truncated ? co_await file.write_at(0, bytes)
+                             : io_result<void>(failure{truncated.error()});
+    auto synced = written ? co_await file.sync() : written;
+    [[maybe_unused]] auto closed = co_await file.close();
+    auto renamed = synced ? co_await _disk.rename(temporary, path) : synced;
+    if (!renamed) {
+        ++_stats.producer_snapshot_failures;
+        [[maybe_unused]] auto removed = co_await _disk.remove_file(temporary);
+        co_return;
+    }
+    ++_stats.producer_snapshots;
+    // The rename is made durable by the caller's directory sync; older
+    // snapshots beyond the few kept go (a resurrected one is harmless: open
+    // takes the latest).
+    auto names = _disk.list_directory(_directory);
+    if (!names) co_return;
+    std::vector<int64_t> offsets;
+    for (const auto& name : *names) {
+        auto parsed = parse_segment_file_name(name);
+        if (parsed && parsed->kind == segment_file_kind::producer_snapshot) {
+            offsets.push_back(parsed->base_offset);
+        }
+    }
+    std::sort(offsets.begin(), offsets.end(), std::greater<>());
+    for (size_t i = producer_snapshots_kept; i < offsets.size(); ++i) {
+        [[maybe_unused]] auto removed = co_await _disk.remove_file(
+            _directory + "/" + segment_file_name(offsets[i], segment_file_kind::producer_snapshot));
+    }
+}
+
+// A producer batch seen by the tail scan of open(), kept until the snapshot
+// to start from is chosen.
+void partition_log::note_tail_batch(const batch_header& header) {
+    if (!_tail_scan_from) _tail_scan_from = header.base_offset;
+    if (header.has_producer_id()) _tail_producer_batches.push_back(header);
+}
+
+void partition_log::replay_producer_batch(const batch_header& header) {
+    // Idle time counts from the batch's own time (as Kafka), never from the future.
+    const int64_t now_ms = _executor.wall_time_ms();
+    const int64_t seen_ms = header.max_timestamp_ms == no_timestamp
+                                ? now_ms
+                                : std::min(header.max_timestamp_ms, now_ms);
+    const int64_t append_time_ms = header.timestamps() == timestamp_type::log_append_time
+                                       ? header.max_timestamp_ms
+                                       : no_timestamp;
+    _producers.record(header, header.base_offset, header.last_offset(), append_time_ms, seen_ms);
+    ++_recovery.producer_batches_replayed;
+}
+
+task<storage_result<bool>> partition_log::read_producer_snapshot(int64_t offset) {
+    const std::string path =
+        _directory + "/" + segment_file_name(offset, segment_file_kind::producer_snapshot);
+    auto opened = co_await _disk.open(path, uring::open_mode::read_only, direct_io::never);
+    if (!opened) co_return false;
+    auto size = co_await (*opened)->size();
+    // A few hundred bytes per producer: anything huge is not ours.
+    if (!size || *size > (uint64_t{1} << 30)) {
+        [[maybe_unused]] auto closed = co_await (*opened)->close();
+        co_return false;
+    }
+    std::vector<std::byte> bytes(*size);
+    auto got = co_await (*opened)->read_at(0, bytes);
+    [[maybe_unused]] auto closed = co_await (*opened)->close();
+    if (!got || *got != bytes.size()) co_return false;
+    auto decoded = producer_snapshot::decode(bytes);
+    if (!decoded || decoded->offset != offset) co_return false;
+    _producers = std::move(decoded->state);
+    co_return true;
+}
+
+// After recovery: the latest good snapshot at or below the log end, then the
+// producer batches after it. Snapshots above the log end (its tail was cut)
+// are deleted: the offsets they describe will be written anew.
+task<storage_result<void>> partition_log::load_producer_state(std::vector<int64_t> snapshots) {
+    std::sort(snapshots.begin(), snapshots.end(), std::greater<>());
+    std::optional<int64_t> start;
+    for (const int64_t offset : snapshots) {
+        if (offset > _next_offset) {
+            [[maybe_unused]] auto removed = co_await _disk.remove_file(
+                _directory + "/" + segment_file_name(offset, segment_file_kind::producer_snapshot));
+            continue;
+        }
+        if (start) continue;
+        _producers = producer_state{};
+        auto loaded = co_await read_producer_snapshot(offset);
+        if (!loaded) co_return failure{loaded.error()};
+        if (*loaded) start = offset;
+    }
+    if (!start) _producers = producer_state{};
+    _recovery.producer_snapshot_offset = start;
+    const int64_t from = start.value_or(_segments.front()->base_offset);
+    if (_tail_scan_from && *_tail_scan_from <= from) {
+        for (const batch_header& header : _tail_producer_batches) {
+            if (header.base_offset >= from) replay_producer_batch(header);
+        }
+    } else if (from < _next_offset) {
+        auto replayed = co_await replay_producers(from);
+        if (!replayed) co_return replayed;
+    }
+    _tail_producer_batches = {};
+    _tail_scan_from.reset();
+    co_return storage_result<void>{};
+}
+
+// Reads the segments back from `from_offset` to the log end for their
+// producer batches (no usable snapshot near the end).
+task<storage_result<void>> partition_log::replay_producers(int64_t from_offset) {
+    for (const auto& s : _segments) {
+        if (s->next_offset <= from_offset || s->size_bytes == 0) continue;
+        if (!s->file) continue;
+        batch_scanner scanner(_disk, *s->file, s->path, 0, s->size_bytes, stored_batch_bytes_max,
+                              {s->base_offset, s->next_offset});
+        for (;;) {
+            auto next = co_await scanner.next();
+            if (!next) co_return failure{next.error()};
+            if (!*next) break;
+            const batch_header& header = (**next).header;
+            if (header.base_offset < from_offset || !header.has_producer_id()) continue;
+            replay_producer_batch(header);
+            ++_recovery.producer_batches_read_back;
+        }
+    }
+    co_return storage_result<void>{};
+}
+
+task<void> partition_log::run_producer_expiry() {
+    while (!_closing) {
+        co_await _executor.sleep(_config.producer_id_expiration_check_interval, _stop_expiry);
+        if (_closing) break;
+        _stats.producers_expired += _producers.expire(
+            _executor.wall_time_ms(), _config.producer_id_expiration.count());
+    }
+    _expiry_running = false;
+    if (_expiry_close_waiter) _executor.schedule(std::exchange(_expiry_close_waiter, nullptr));
+}
+
 // ---- close ----
 
 task<void> partition_log::close() {
     _closing = true;
     _stop_interval_sync.fire();
     _stop_retention.fire();
+    _stop_expiry.fire();
     // Each background task clears its flag and resumes its waiter when done.
     struct wait_stopped {
         const bool& running;
@@ -1213,6 +1466,7 @@ task<void> partition_log::close() {
     co_await wait_stopped{_flusher_running, _close_waiter};
     co_await wait_stopped{_interval_sync_running, _interval_close_waiter};
     co_await wait_stopped{_retention_running, _retention_close_waiter};
+    co_await wait_stopped{_expiry_running, _expiry_close_waiter};
     // A clean close: the active segment trimmed to its last batch (as Kafka's
     // tools expect) with complete index files, then the marker that lets the
     // next open skip the full scan. Best effort: any failure here only costs
@@ -1233,6 +1487,8 @@ task<void> partition_log::close() {
         s->file.reset();
     }
     if (clean) {
+        // The producer state at the log end: the next open replays nothing.
+        co_await write_producer_snapshot(_next_offset, _producers.encode_snapshot(_next_offset));
         const std::string marker = _directory + "/" + clean_shutdown_marker;
         auto opened = co_await _disk.open(marker, uring::open_mode::create_read_write,
                                           direct_io::never);

@@ -16,6 +16,16 @@
 // Recovery (open): sealed segments are trusted (they were synced and trimmed
 // when rolled); the last one is scanned batch by batch, CRCs checked, and cut
 // at the first torn, corrupt or out-of-sequence batch.
+//
+// Idempotent producers (producer_state.h): batches with a producer id are
+// checked against the partition's producer state before they get offsets; a
+// retry of a batch in the log is answered with its offsets (once they are
+// durable) and not appended again. The state is snapshotted beside the
+// segments — `<offset>.snapshot`, the state below that offset — when a
+// segment rolls (written once the segments before it are sealed) and on a
+// clean close; open loads the latest snapshot at or below the recovered log
+// end and replays the producer batches after it (those of the scanned tail
+// when it covers them, else read back from the segments).
 #pragma once
 
 #include <coroutine>
@@ -35,6 +45,7 @@
 #include "storage/disk.h"
 #include "storage/index.h"
 #include "storage/log_config.h"
+#include "storage/producer_state.h"
 #include "storage/record_batch.h"
 
 namespace tl::storage {
@@ -82,6 +93,10 @@ struct log_stats {
     uint64_t bytes_written = 0;   // batch bytes (not the rewritten tail pages)
     uint64_t syncs = 0;           // fdatasyncs of segment files
     uint64_t appends_acknowledged = 0;
+    uint64_t duplicates = 0;          // retried producer batches answered from the state
+    uint64_t producer_snapshots = 0;  // snapshot files written
+    uint64_t producer_snapshot_failures = 0;  // not written (open then replays more)
+    uint64_t producers_expired = 0;
 };
 
 struct recovery_report {
@@ -90,6 +105,11 @@ struct recovery_report {
     uint64_t batches_recovered = 0;
     uint64_t bytes_truncated = 0;           // torn or corrupt tail cut off
     std::optional<batch_errc> tail_error;  // why the scan stopped early, if it did
+    // Producer state: the snapshot it started from (nullopt: none usable),
+    // and the producer batches replayed after it.
+    std::optional<int64_t> producer_snapshot_offset;
+    uint64_t producer_batches_replayed = 0;
+    uint64_t producer_batches_read_back = 0;  // of those, read again from segments
 };
 
 class partition_log final : private cache_holder {
@@ -142,6 +162,7 @@ public:
     size_t segment_count() const noexcept { return _segments.size(); }
     const recovery_report& recovery() const noexcept { return _recovery; }
     const log_stats& stats() const noexcept { return _stats; }
+    const producer_state& producers() const noexcept { return _producers; }
     // Index files found missing or corrupt and rebuilt from the log.
     uint64_t indexes_rebuilt() const noexcept { return _indexes_rebuilt; }
     const std::string& directory() const noexcept { return _directory; }
@@ -190,6 +211,14 @@ private:
                                               read_result& out);
     std::string segment_path(int64_t base_offset) const;
 
+    task<storage_result<append_result>> answer_duplicate(const producer_batch& original);
+    void note_tail_batch(const batch_header& header);
+    task<storage_result<void>> load_producer_state(std::vector<int64_t> snapshots);
+    task<storage_result<bool>> read_producer_snapshot(int64_t offset);
+    task<storage_result<void>> replay_producers(int64_t from_offset);
+    void replay_producer_batch(const batch_header& header);
+    task<void> write_producer_snapshot(int64_t offset, std::vector<std::byte> bytes);
+    task<void> run_producer_expiry();
     disk& _disk;
     executor& _executor;
     const std::string _directory;
@@ -225,6 +254,13 @@ private:
     wakeup _stop_retention;
     recovery_report _recovery;
     log_stats _stats;
+    producer_state _producers;
+    // Open only: the producer batches the tail scan saw, from _tail_scan_from on.
+    std::vector<batch_header> _tail_producer_batches;
+    std::optional<int64_t> _tail_scan_from;
+    bool _expiry_running = false;
+    std::coroutine_handle<> _expiry_close_waiter;
+    wakeup _stop_expiry;
     uint64_t _indexes_rebuilt = 0;
 };
 

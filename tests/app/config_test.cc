@@ -129,6 +129,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "cache_bytes_per_shard: 0\n"
         "min_free_bytes: 0\n"
         "log_retention_check_interval_ms: 1000\n"
+        "producer_id_expiration_ms: 120000\n"
+        "producer_id_expiration_check_interval_ms: 500\n"
         "log_retention_ms: 3600000\n"
         "log_retention_bytes: 1073741824\n"
         "log_segment_bytes: 1048576\n"
@@ -165,6 +167,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.cache_bytes_per_shard, 0u);
     EXPECT_EQ(config.min_free_bytes, 0u);
     EXPECT_EQ(config.retention_check_interval_ms, 1000u);
+    EXPECT_EQ(config.producer_id_expiration_ms, 120000u);
+    EXPECT_EQ(config.producer_id_expiration_check_interval_ms, 500u);
     // Topic defaults are kept under their topic-config names, canonical.
     EXPECT_EQ(config.topic_defaults.at("retention.ms"), "3600000");
     EXPECT_EQ(config.topic_defaults.at("retention.bytes"), "1073741824");

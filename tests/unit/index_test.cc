@@ -526,11 +526,13 @@ TEST(segment_file_name, parses_only_exact_names) {
               (segment_file{42, segment_file_kind::offset_index}));
     EXPECT_EQ(parse_segment_file_name("00000000000012345678.timeindex"),
               (segment_file{12345678, segment_file_kind::time_index}));
+    EXPECT_EQ(parse_segment_file_name("00000000000000000042.snapshot"),
+              (segment_file{42, segment_file_kind::producer_snapshot}));
     EXPECT_EQ(parse_segment_file_name("09223372036854775807.log"),
               (segment_file{std::numeric_limits<int64_t>::max(), segment_file_kind::log}));
     for (int64_t offset : {int64_t{0}, int64_t{1}, int64_t{999999999999}}) {
         for (auto kind : {segment_file_kind::log, segment_file_kind::offset_index,
-                          segment_file_kind::time_index}) {
+                          segment_file_kind::time_index, segment_file_kind::producer_snapshot}) {
             EXPECT_EQ(parse_segment_file_name(segment_file_name(offset, kind)),
                       (segment_file{offset, kind}));
         }
@@ -555,7 +557,7 @@ TEST(segment_file_name, parses_only_exact_names) {
              "00000000000000000042.log.swap",
              "00000000000000000042.index.cleaned",
              "00000000000000000042.txnindex",
-             "00000000000000000042.snapshot",
+             "00000000000000000042.snapshots",
              "00000000000000000042.log ",
          }) {
         EXPECT_FALSE(parse_segment_file_name(garbage).has_value()) << garbage;

@@ -18,6 +18,10 @@ error_code to_error_code(const cluster::partition_error& error) noexcept {
         case storage_errc::disk_full:
         case storage_errc::io_failure:
         case storage_errc::log_offline: return error_code::kafka_storage_error;
+        case storage_errc::out_of_order_sequence: return error_code::out_of_order_sequence_number;
+        case storage_errc::duplicate_sequence: return error_code::duplicate_sequence_number;
+        case storage_errc::invalid_producer_epoch: return error_code::invalid_producer_epoch;
+        case storage_errc::unknown_producer_id: return error_code::unknown_producer_id;
     }
     return error_code::unknown_server_error;
 }

@@ -52,6 +52,13 @@ error_code check_batch(std::span<const std::byte> records, const cluster::topic_
                   .record_count = storage::record_count_policy::require_records});
     if (!header) return to_error_code(header.error());
     if (header->is_control()) return error_code::invalid_record;  // only coordinators write these
+    // No transaction coordinator yet: no batch can belong to a transaction.
+    if (header->is_transactional()) return error_code::invalid_txn_state;
+    // Kafka's LogValidator: an idempotent batch has a sequence and an epoch.
+    if (header->has_producer_id() &&
+        (header->base_sequence < 0 || header->producer_epoch < 0)) {
+        return error_code::invalid_record;
+    }
     if (header->compression() == storage::compression_codec::zstd && version < 7) {
         return error_code::unsupported_compression_type;
     }
