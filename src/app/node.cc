@@ -137,8 +137,10 @@ class kafka_shard final : public service {
 public:
     kafka_shard(node_state& state, unsigned shard_id)
         : _state(state),
+          _producer_ids(
+              cluster::producer_id_allocator::from_controller(&state.controller_instance)),
           _context(state.kafka, shard_id, state.managers, &state.controller_instance,
-                   state.coordinators),
+                   state.coordinators, _producer_ids),
           _dispatcher(_context),
           _server(_dispatcher, state.kafka.limits),
           _shard_id(shard_id) {}
@@ -185,6 +187,9 @@ private:
     node_state& _state;
     reactor::shard_executor _executor;
     std::unique_ptr<kafka::groups::group_coordinator> _coordinator;
+    // Before _context, which refers to it; outlives every handler (the
+    // server stops first).
+    cluster::producer_id_allocator _producer_ids;
     kafka::broker_context _context;
     kafka::broker_dispatcher _dispatcher;
     kafka::server _server;

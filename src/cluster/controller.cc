@@ -1,6 +1,7 @@
 #include "cluster/controller.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -97,22 +98,28 @@ task<result<void, std::string>> controller::start() {
         spdlog::info("topic {} created: {} partitions", offsets_topic_name,
                      _settings.offsets_topic_partitions);
     }
+    _persisted_version = snapshot.version;
+    _next_producer_id = snapshot.next_producer_id;
     _image = std::make_shared<const metadata_image>(snapshot, _settings.defaults,
                                                     _settings.storage_base,
                                                     _settings.shard_count);
-    spdlog::info("cluster {}: {} topics (metadata version {})", snapshot.cluster_id,
-                 snapshot.topics.size(), snapshot.version);
+    spdlog::info("cluster {}: {} topics (metadata version {}, next producer id {})",
+                 snapshot.cluster_id, snapshot.topics.size(), snapshot.version,
+                 snapshot.next_producer_id);
     co_return result<void, std::string>{};
 }
 
 task<controller_error> controller::commit(metadata_snapshot next) {
-    next.version = _image->version() + 1;
+    // `next` was built from the image, which may predate producer-id blocks.
+    next.version = _persisted_version + 1;
+    next.next_producer_id = _next_producer_id;
     if (auto saved = co_await save_metadata(_disk, _settings.data_dir, next); !saved) {
         spdlog::error("cluster metadata: cannot persist version {}: {}", next.version,
                       saved.error().message());
         co_return controller_error{controller_errc::storage_failure,
                                    "the broker could not persist the change"};
     }
+    _persisted_version = next.version;
     auto image = std::make_shared<const metadata_image>(next, _settings.defaults,
                                                         _settings.storage_base,
                                                         _settings.shard_count);
@@ -290,6 +297,33 @@ task<controller_error> controller::alter_config(std::string name, config_edit ed
     it->configs.clear();
     it->configs.insert(edited->overrides().begin(), edited->overrides().end());
     co_return co_await commit(std::move(next));
+}
+
+task<result<producer_id_block, controller_error>> controller::allocate_producer_ids(
+    int32_t count) {
+    TL_ASSERT(count > 0, "a producer id block holds at least one id");
+    exclusive lock(*this);
+    co_await lock.acquire();
+    if (_next_producer_id > std::numeric_limits<int64_t>::max() - count) {
+        co_return failure{controller_error{
+            controller_errc::producer_ids_exhausted,
+            fmt::format("Cannot allocate {} producer ids after {}: they would pass {}.", count,
+                        _next_producer_id, std::numeric_limits<int64_t>::max())}};
+    }
+    metadata_snapshot next = _image->snapshot();
+    next.version = _persisted_version + 1;
+    next.next_producer_id = _next_producer_id + count;
+    if (auto saved = co_await save_metadata(_disk, _settings.data_dir, next); !saved) {
+        spdlog::error("cluster metadata: cannot persist producer ids up to {}: {}",
+                      next.next_producer_id, saved.error().message());
+        co_return failure{controller_error{controller_errc::storage_failure,
+                                           "the broker could not persist the producer ids"}};
+    }
+    const producer_id_block block{.first = _next_producer_id, .count = count};
+    _persisted_version = next.version;
+    _next_producer_id = next.next_producer_id;
+    spdlog::debug("producer ids [{}, {}) issued", block.first, block.end());
+    co_return block;
 }
 
 }  // namespace tl::cluster

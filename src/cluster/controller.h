@@ -8,6 +8,12 @@
 // created a topic can produce to it at once, and a deleted topic's logs are
 // gone before its name can be reused. The Raft controller replaces the local
 // store later; this interface stays.
+//
+// It also hands out blocks of idempotent-producer ids (Kafka's
+// AllocateProducerIds, answered locally): the snapshot's next_producer_id is
+// raised and persisted before the block is returned, so no id is ever issued
+// twice, across restarts and crashes alike. Ids of a block that was never
+// used are lost, as in Kafka; 2^63 of them go a long way.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +53,9 @@ enum class controller_errc : uint8_t {
     invalid_partitions,
     invalid_replication_factor,
     invalid_config,
-    internal_topic,   // deleting __consumer_offsets
-    storage_failure,  // the snapshot could not be persisted
+    internal_topic,          // deleting __consumer_offsets
+    storage_failure,         // the snapshot could not be persisted
+    producer_ids_exhausted,  // the block would pass INT64_MAX
 };
 
 struct controller_error {
@@ -79,6 +86,14 @@ struct topic_change_outcome {
     topic_id id;  // of the topic created or deleted
 };
 
+// Producer ids [first, first + count), issued to one shard's allocator.
+struct producer_id_block {
+    int64_t first = 0;
+    int32_t count = 0;
+
+    [[nodiscard]] int64_t end() const noexcept { return first + count; }
+};
+
 // Edits a topic's config for AlterConfigs / IncrementalAlterConfigs: given
 // the current config, returns the next one (or the error to answer).
 using config_edit = std::function<result<topic_config, config_error>(const topic_config&)>;
@@ -106,6 +121,12 @@ public:
                                                           bool validate_only);
     task<controller_error> alter_config(std::string name, config_edit edit, bool validate_only);
 
+    // The next `count` (> 0) producer ids, durable before it returns: no
+    // later call, in this process or after any restart, returns any of them
+    // again. Fails with storage_failure (nothing issued; a retry may succeed)
+    // or producer_ids_exhausted. Publishes no new image.
+    task<result<producer_id_block, controller_error>> allocate_producer_ids(int32_t count);
+
     [[nodiscard]] const controller_settings& settings() const noexcept { return _settings; }
 
 private:
@@ -119,6 +140,11 @@ private:
     std::span<partition_manager* const> _managers;
     std::shared_ptr<const metadata_image> _image;
     std::mt19937_64 _random;
+    // What the last persisted snapshot says: allocate_producer_ids persists
+    // without building an image, so these, not _image->snapshot(), are the
+    // truth for the snapshot version and next_producer_id.
+    int64_t _persisted_version = 0;
+    int64_t _next_producer_id = 0;
     bool _busy = false;
     reactor::condition _free;
 };

@@ -123,6 +123,9 @@ store_error io_failure(const uring::io_error& error, std::string detail) {
 std::optional<std::string> check_snapshot(const metadata_snapshot& s) {
     auto cluster = uuid::from_string(s.cluster_id);
     if (!cluster) return absl::StrFormat("cluster id \"%s\" is not a Kafka UUID", s.cluster_id);
+    if (s.next_producer_id < 0) {
+        return absl::StrFormat("next producer id %d is negative", s.next_producer_id);
+    }
     std::set<std::string_view> names;
     std::set<uuid> ids;
     for (const auto& topic : s.topics) {
@@ -286,6 +289,7 @@ store_result<std::vector<std::byte>> encode_metadata(const metadata_snapshot& s)
     w.u32(0);  // crc, below
     w.i64(s.version);
     w.short_string(s.cluster_id);
+    w.i64(s.next_producer_id);
     w.u32(static_cast<uint32_t>(s.topics.size()));
     for (const auto& topic : s.topics) {
         w.short_string(topic.name);
@@ -326,12 +330,12 @@ store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
     if (!std::equal(magic.begin(), magic.end(), std::as_bytes(std::span(file_magic)).begin())) {
         return failure{corrupt(where, "not a Tidelog metadata file (bad magic)")};
     }
-    if (format != metadata_format_version) {
-        return failure{
-            store_error{store_errc::unsupported_version,
-                        {},
-                        absl::StrFormat("%s: format version %d; this build reads only version %d",
-                                        where, format, metadata_format_version)}};
+    if (format < oldest_metadata_format_version || format > metadata_format_version) {
+        return failure{store_error{
+            store_errc::unsupported_version,
+            {},
+            absl::StrFormat("%s: format version %d; this build reads versions %d to %d", where,
+                            format, oldest_metadata_format_version, metadata_format_version)}};
     }
     if (flags != 0) return failure{corrupt(where, absl::StrFormat("unknown flags 0x%04x", flags))};
     if (content_length != file.size() - header_bytes) {
@@ -348,6 +352,8 @@ store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
     metadata_snapshot s;
     s.version = r.i64("version");
     s.cluster_id = r.string(r.u16("cluster id length"), "cluster id");
+    // Version 1 had no producer ids: none was ever issued.
+    if (format >= 2) s.next_producer_id = r.i64("next producer id");
     const uint32_t topic_count = r.u32("topic count");
     // Each topic takes at least 26 bytes: a count beyond that is corrupt, and
     // checking it first bounds the reservation.

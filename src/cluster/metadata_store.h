@@ -6,7 +6,7 @@
 // File format (all integers big-endian, as Kafka's):
 //   header, 16 bytes:
 //     magic            4  "TLMD"
-//     format_version   2  1
+//     format_version   2  2 (1 is still read, see below)
 //     flags            2  0
 //     content_length   4  bytes after the header; the file is exactly that long
 //     crc              4  CRC-32C over format_version, flags, content_length
@@ -14,6 +14,7 @@
 //   content:
 //     version          8  metadata_snapshot::version
 //     cluster_id       2 + n (n == 22)
+//     next_producer_id 8  (>= 0; absent in version 1, read as 0)
 //     topic_count      4
 //     per topic:
 //       name           2 + n (a valid Kafka topic name)
@@ -23,10 +24,12 @@
 //       per config, in increasing name order:
 //                      name 2 + n (1..max_config_name_bytes),
 //                      value 4 + n (<= max_config_value_bytes)
-// One encoding per snapshot: decode accepts exactly what encode writes.
-// Anything else — wrong magic, unknown format version, nonzero flags, a
-// length that disagrees with the file, a CRC mismatch, trailing bytes, a bad
-// name, duplicate topics or ids — is an error naming the problem, never an
+// One encoding per snapshot: decode accepts exactly what encode writes
+// (version 2), and version 1, which older builds wrote: the same without
+// next_producer_id (they never issued a producer id). Anything else — wrong
+// magic, unknown format version, nonzero flags, a length that disagrees with
+// the file, a CRC mismatch, trailing bytes, a bad name, duplicate topics or
+// ids, a negative next_producer_id — is an error naming the problem, never an
 // empty topic list. Configs are stored as given (topic_config validates them
 // when the broker builds its tables).
 //
@@ -108,7 +111,9 @@ template <typename Generator>
 inline constexpr size_t max_config_name_bytes = 255;
 inline constexpr size_t max_config_value_bytes = 1024 * 1024;
 inline constexpr size_t max_metadata_file_bytes = 256 * 1024 * 1024;
-inline constexpr uint16_t metadata_format_version = 1;
+// What save writes; load also reads every version from the oldest.
+inline constexpr uint16_t metadata_format_version = 2;
+inline constexpr uint16_t oldest_metadata_format_version = 1;
 
 struct topic_record {
     std::string name;
@@ -122,6 +127,9 @@ struct topic_record {
 struct metadata_snapshot {
     int64_t version = 0;     // bumped by the writer on every change
     std::string cluster_id;  // created once, with the data directory
+    // The first idempotent-producer id never handed out: every id below it
+    // has been (or may have been) issued, so it only grows (see controller.h).
+    int64_t next_producer_id = 0;
     std::vector<topic_record> topics;
 
     friend bool operator==(const metadata_snapshot&, const metadata_snapshot&) = default;

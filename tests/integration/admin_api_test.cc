@@ -2,7 +2,11 @@
 // DeleteRecords, DescribeConfigs, AlterConfigs, IncrementalAlterConfigs,
 // DescribeCluster, OffsetForLeaderEpoch) answer as Kafka does, at their
 // lowest and highest versions, with Kafka's error codes for bad requests, and
-// that what they change survives a broker restart.
+// that what they change survives a broker restart. InitProducerId at every
+// version 0-5: fresh ids never repeat (across connections, so across
+// shards), v3+ bumps an epoch, bad id/epoch pairs and transactional ids are
+// INVALID_REQUEST, and after a restart (SIGTERM, then SIGKILL) every new id
+// is larger than every id issued before.
 // How: start the real tidelogd (meson names it in TIDELOGD) on a fresh data
 // directory and a free loopback port (its listener is read back from the
 // ready line), and
@@ -25,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +43,7 @@
 #include "kafka/messages/describe_cluster.h"
 #include "kafka/messages/describe_configs.h"
 #include "kafka/messages/incremental_alter_configs.h"
+#include "kafka/messages/init_producer_id.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
 #include "kafka/messages/offset_for_leader_epoch.h"
@@ -153,6 +159,50 @@ std::string fresh_directory(const std::string& tag) {
     std::string pattern = ::testing::TempDir() + "tidelog_" + tag + "_XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) return {};
     return pattern;
+}
+
+// InitProducerId's answer: error, producer id, epoch.
+struct producer_identity {
+    int16_t error = -999;  // -999: no answer
+    int64_t id = 0;
+    int16_t epoch = 0;
+};
+
+// InitProducerId at `version`; transactional_id null unless given.
+producer_identity init_producer_id(kafka_client& client, int16_t version,
+                                   std::optional<std::string_view> transactional_id = std::nullopt,
+                                   int64_t producer_id = -1, int16_t producer_epoch = -1) {
+    init_producer_id_request request;
+    request.transactional_id = transactional_id;
+    request.transaction_timeout_ms = 60'000;
+    request.producer_id = producer_id;
+    request.producer_epoch = producer_epoch;
+    auto answer = client.call<init_producer_id_response>(request, version);
+    if (!answer) {
+        ADD_FAILURE() << "InitProducerId v" << version << ": " << client.last_error();
+        return {};
+    }
+    return {answer->body.error_code, answer->body.producer_id, answer->body.producer_epoch};
+}
+
+// Fresh ids over `connections` connections (the broker spreads them over its
+// shards), `per_connection` on each, every version in turn.
+std::vector<int64_t> fresh_producer_ids(uint16_t port, int connections, int per_connection) {
+    std::vector<int64_t> ids;
+    for (int c = 0; c < connections; ++c) {
+        auto client = kafka_client::connect(port);
+        if (!client) {
+            ADD_FAILURE() << "cannot connect to port " << port;
+            return ids;
+        }
+        for (int i = 0; i < per_connection; ++i) {
+            const auto got = init_producer_id(*client, static_cast<int16_t>(i % 6));
+            EXPECT_EQ(got.error, 0);
+            EXPECT_EQ(got.epoch, 0);
+            ids.push_back(got.id);
+        }
+    }
+    return ids;
 }
 
 // Config name -> (value, source) as DescribeConfigs v1 reports a topic's.
@@ -294,13 +344,14 @@ protected:
     ASSERT_TRUE(name##_answer.has_value()) << client().last_error();     \
     const response_type& name = name##_answer->body
 
-TEST_F(admin_api_test, api_versions_lists_all_twenty_five_apis) {
+TEST_F(admin_api_test, api_versions_lists_all_twenty_six_apis) {
     const std::map<int16_t, std::pair<int16_t, int16_t>> expected = {
         {0, {3, 11}}, {1, {4, 16}}, {2, {0, 8}},  {3, {0, 12}}, {8, {0, 9}},
         {9, {0, 9}},  {10, {0, 5}}, {11, {0, 9}}, {12, {0, 4}}, {13, {0, 5}},
         {14, {0, 5}}, {15, {0, 5}}, {16, {0, 5}}, {18, {0, 3}}, {19, {0, 7}},
-        {20, {0, 6}}, {21, {0, 2}}, {23, {0, 4}}, {32, {0, 4}}, {33, {0, 2}},
-        {37, {0, 3}}, {42, {0, 2}}, {44, {0, 1}}, {47, {0, 0}}, {60, {0, 1}},
+        {20, {0, 6}}, {21, {0, 2}}, {22, {0, 5}}, {23, {0, 4}}, {32, {0, 4}},
+        {33, {0, 2}}, {37, {0, 3}}, {42, {0, 2}}, {44, {0, 1}}, {47, {0, 0}},
+        {60, {0, 1}},
     };
     for (int16_t version : {0, 3}) {
         api_versions_request request;
@@ -923,6 +974,92 @@ TEST_F(admin_api_test, offset_for_leader_epoch_v0_and_v4) {
     EXPECT_EQ(p[3].error_code, none);
     EXPECT_EQ(p[3].end_offset, -1);
     EXPECT_EQ(p[4].error_code, fenced_leader_epoch);
+}
+
+TEST_F(admin_api_test, init_producer_id_every_version) {
+    constexpr int16_t invalid = invalid_request;
+    std::set<int64_t> seen;
+    for (int16_t version = 0; version <= 5; ++version) {
+        SCOPED_TRACE(testing::Message() << "InitProducerId v" << version);
+        const auto first = init_producer_id(client(), version);
+        const auto second = init_producer_id(client(), version);
+        for (const auto& got : {first, second}) {
+            EXPECT_EQ(got.error, none);
+            EXPECT_GE(got.id, 0);
+            EXPECT_EQ(got.epoch, 0);
+            EXPECT_TRUE(seen.insert(got.id).second) << "id " << got.id << " issued twice";
+        }
+        // A transactional id: "" as Kafka, any other because Tidelog has no
+        // transaction coordinator. Both INVALID_REQUEST, with no id.
+        for (std::string_view transactional_id : {"", "orders-txn"}) {
+            const auto refused = init_producer_id(client(), version, transactional_id);
+            EXPECT_EQ(refused.error, invalid) << '"' << transactional_id << '"';
+            EXPECT_EQ(refused.id, -1);
+            EXPECT_EQ(refused.epoch, -1);
+        }
+        if (version < 3) continue;
+        // KIP-360: the same id, the next epoch.
+        const auto bumped = init_producer_id(client(), version, std::nullopt, first.id, 0);
+        EXPECT_EQ(bumped.error, none);
+        EXPECT_EQ(bumped.id, first.id);
+        EXPECT_EQ(bumped.epoch, 1);
+        const auto last = init_producer_id(client(), version, std::nullopt, first.id, 32765);
+        EXPECT_EQ(last.error, none);
+        EXPECT_EQ(last.id, first.id);
+        EXPECT_EQ(last.epoch, 32766);
+        // Epoch 32767 (Short.MAX_VALUE) is never issued: a fresh id instead.
+        const auto renewed = init_producer_id(client(), version, std::nullopt, first.id, 32766);
+        EXPECT_EQ(renewed.error, none);
+        EXPECT_EQ(renewed.epoch, 0);
+        EXPECT_TRUE(seen.insert(renewed.id).second) << "id " << renewed.id << " issued twice";
+        // Exactly one of the pair given, or a negative one: INVALID_REQUEST.
+        const std::vector<std::pair<int64_t, int16_t>> bad = {
+            {first.id, -1}, {-1, 0}, {-5, 3}, {first.id, -7}};
+        for (const auto& [id, epoch] : bad) {
+            const auto refused = init_producer_id(client(), version, std::nullopt, id, epoch);
+            EXPECT_EQ(refused.error, invalid) << id << "/" << epoch;
+            EXPECT_EQ(refused.id, -1);
+            EXPECT_EQ(refused.epoch, -1);
+        }
+        // A transactional id with a pair is still refused, not bumped.
+        EXPECT_EQ(init_producer_id(client(), version, "orders-txn", first.id, 0).error, invalid);
+    }
+    // More connections: the broker's other shard has its own block.
+    for (int64_t id : fresh_producer_ids(_broker.port, 6, 4)) {
+        EXPECT_TRUE(seen.insert(id).second) << "id " << id << " issued twice";
+    }
+}
+
+// Its own broker: ids issued before a SIGTERM and before a SIGKILL are never
+// issued again; every id after a restart is larger than all before it (each
+// shard starts a new block after the controller's persisted counter).
+TEST(admin_api_restart, producer_ids_only_grow_across_restarts) {
+    const std::string root = fresh_directory("producer_ids");
+    ASSERT_FALSE(root.empty());
+    const std::string data_dir = root + "/data";
+    std::string why;
+    int64_t largest = -1;
+    size_t issued = 0;
+    for (int stop_signal : {SIGTERM, SIGKILL, SIGTERM}) {
+        SCOPED_TRACE(testing::Message() << "before signal " << stop_signal);
+        auto broker = start_broker(data_dir, why);
+        ASSERT_TRUE(broker.has_value()) << why;
+        const auto ids = fresh_producer_ids(broker->port, 6, 5);
+        ASSERT_EQ(ids.size(), 30u);
+        issued += ids.size();
+        EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), ids.size());
+        for (int64_t id : ids) EXPECT_GT(id, largest) << "an id from before the restart";
+        largest = std::max(largest, *std::max_element(ids.begin(), ids.end()));
+        broker->process->send_signal(stop_signal);
+        const auto status = broker->process->wait_for_exit(wait_limit);
+        ASSERT_TRUE(status.has_value());
+        if (stop_signal == SIGTERM) {
+            EXPECT_TRUE(status->exited && status->code == 0) << broker->process->stderr_text();
+        }
+    }
+    EXPECT_EQ(issued, 90u);
+    std::error_code ignored;
+    std::filesystem::remove_all(root, ignored);
 }
 
 // Its own broker: SIGTERM, then a new process on the same data directory.

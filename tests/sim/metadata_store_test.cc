@@ -4,7 +4,8 @@
 // a corrupt or empty one; every single-bit flip and every truncation of the
 // file is refused with a clear error; an unknown format version says so; a
 // leftover metadata.tmp is removed and ignored; ids and topic names follow
-// Kafka's rules. The crash test runs TIDELOG_SIM_SEEDS seeds (20 in the unit
+// Kafka's rules; a version-1 file (before producer ids) still loads, as a
+// snapshot that never issued one, and is rewritten as version 2. The crash test runs TIDELOG_SIM_SEEDS seeds (20 in the unit
 // suite, more in the sim suite).
 #include <gtest/gtest.h>
 
@@ -32,10 +33,11 @@ topic_id id_from(uint64_t seed) {
     return topic_id::random(random);
 }
 
-metadata_snapshot sample(int64_t version, int topics) {
+metadata_snapshot sample(int64_t version, int topics, int64_t next_producer_id = 0) {
     metadata_snapshot s{.version = version, .cluster_id = "", .topics = {}};
     std::mt19937_64 random(42);
     s.cluster_id = make_cluster_id(random);
+    s.next_producer_id = next_producer_id;
     for (int i = 0; i < topics; ++i) {
         topic_record t{.name = "topic-" + std::to_string(i),
                        .id = id_from(static_cast<uint64_t>(1000 + i)),
@@ -83,6 +85,34 @@ std::vector<std::byte> encoded(const metadata_snapshot& s) {
     return std::move(*bytes);
 }
 
+constexpr size_t header_bytes = 16;
+// Where next_producer_id sits in a version-2 file: after the header, the
+// snapshot version and the cluster id (2 + 22 bytes).
+constexpr size_t next_producer_id_at = header_bytes + 8 + 2 + 22;
+
+void put_u32(std::vector<std::byte>& bytes, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<std::byte>(v >> (8 * (3 - i)));
+}
+
+// Recomputes content_length and the CRC after a test edited the file.
+void reseal(std::vector<std::byte>& bytes) {
+    put_u32(bytes, 8, static_cast<uint32_t>(bytes.size() - header_bytes));
+    const std::span<const std::byte> all(bytes);
+    put_u32(bytes, 12, crc32c(all.subspan(header_bytes), crc32c(all.subspan(4, 8))));
+}
+
+// The file an older build (format version 1) wrote for `s`, which must not
+// have issued producer ids: version 2 without next_producer_id.
+std::vector<std::byte> encoded_version_1(const metadata_snapshot& s) {
+    TL_ASSERT(s.next_producer_id == 0);
+    auto bytes = encoded(s);
+    bytes[4] = std::byte{0};
+    bytes[5] = std::byte{1};
+    bytes.erase(bytes.begin() + next_producer_id_at, bytes.begin() + next_producer_id_at + 8);
+    reseal(bytes);
+    return bytes;
+}
+
 TEST(MetadataStore, EncodeDecodeRoundTrip) {
     for (int topics : {0, 1, 7}) {
         const auto s = sample(topics + 5, topics);
@@ -90,7 +120,14 @@ TEST(MetadataStore, EncodeDecodeRoundTrip) {
         ASSERT_TRUE(decoded.ok()) << decoded.error().message();
         EXPECT_EQ(*decoded, s);
     }
+    for (int64_t next_producer_id : {int64_t{1}, int64_t{1000}, int64_t{1} << 40}) {
+        const auto s = sample(3, 2, next_producer_id);
+        auto decoded = decode_metadata(encoded(s));
+        ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+        EXPECT_EQ(*decoded, s);
+    }
     metadata_snapshot extreme = sample(std::numeric_limits<int64_t>::min(), 1);
+    extreme.next_producer_id = std::numeric_limits<int64_t>::max();
     extreme.topics[0].name = std::string(249, 'x');
     extreme.topics[0].partition_count = std::numeric_limits<int32_t>::max();
     extreme.topics[0].configs["big"] = std::string(max_config_value_bytes, 'v');
@@ -98,6 +135,50 @@ TEST(MetadataStore, EncodeDecodeRoundTrip) {
     auto decoded = decode_metadata(encoded(extreme));
     ASSERT_TRUE(decoded.ok()) << decoded.error().message();
     EXPECT_EQ(*decoded, extreme);
+}
+
+TEST(MetadataStore, Version2StoresNextProducerIdAfterTheClusterId) {
+    const auto bytes = encoded(sample(1, 1, 0x0102030405060708));
+    EXPECT_EQ(bytes[5], std::byte{2}) << "format version";
+    for (size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(bytes[next_producer_id_at + i], static_cast<std::byte>(i + 1)) << i;
+    }
+    EXPECT_EQ(bytes.size(), encoded_version_1(sample(1, 1)).size() + 8);
+    auto negative = bytes;
+    negative[next_producer_id_at] = std::byte{0x80};
+    reseal(negative);
+    auto decoded = decode_metadata(negative, "m");
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.error().code, store_errc::corrupt);
+    EXPECT_NE(decoded.error().message().find("next producer id"), std::string::npos)
+        << decoded.error().message();
+}
+
+TEST(MetadataStore, Version1FilesLoadWithoutProducerIds) {
+    for (int topics : {0, 1, 7}) {
+        const auto s = sample(topics + 2, topics);
+        auto decoded = decode_metadata(encoded_version_1(s));
+        ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+        EXPECT_EQ(*decoded, s) << "next_producer_id 0: an older build issued none";
+    }
+    // From disk; the next save writes version 2, which loads the same.
+    fixture f;
+    ASSERT_TRUE(f.save(sample(1, 1)).ok());
+    f.write_file(metadata_path, encoded_version_1(sample(5, 3)));
+    auto loaded = f.load();
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+    EXPECT_EQ(**loaded, sample(5, 3));
+    auto next = **loaded;
+    next.version = 6;
+    next.next_producer_id = 1000;
+    ASSERT_TRUE(f.save(next).ok());
+    EXPECT_EQ(**f.load(), next);
+    EXPECT_EQ((*f.disk.contents(metadata_path))[5], std::byte{2});
+    // Version 1 is checked as strictly as version 2.
+    auto truncated = encoded_version_1(sample(1, 2));
+    truncated.pop_back();
+    reseal(truncated);
+    EXPECT_FALSE(decode_metadata(truncated).ok());
 }
 
 TEST(MetadataStore, SaveLoadAndReplace) {
@@ -244,15 +325,19 @@ TEST(MetadataStoreCorruption, EveryTruncationIsRefused) {
 
 TEST(MetadataStoreCorruption, UnknownFormatVersionSaysSo) {
     auto bytes = encoded(sample(1, 1));
-    bytes[5] = std::byte{2};  // format version 2, CRC recomputed below
-    const uint32_t crc = crc32c(std::span<const std::byte>(bytes).subspan(16),
-                                crc32c(std::span<const std::byte>(bytes).subspan(4, 8)));
-    for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<std::byte>(crc >> (8 * (3 - i)));
+    bytes[5] = std::byte{0};  // format version 0
+    reseal(bytes);
     auto decoded = decode_metadata(bytes, "m");
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.error().code, store_errc::unsupported_version);
     EXPECT_EQ(decoded.error().message(),
-              "unsupported_version: m: format version 2; this build reads only version 1");
+              "unsupported_version: m: format version 0; this build reads versions 1 to 2");
+    bytes[5] = std::byte{3};  // format version 3: a newer build
+    reseal(bytes);
+    decoded = decode_metadata(bytes, "m");
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.error().message(),
+              "unsupported_version: m: format version 3; this build reads versions 1 to 2");
     bytes[0] = std::byte{'X'};
     EXPECT_EQ(decode_metadata(bytes, "m").error().message(),
               "corrupt: m: not a Tidelog metadata file (bad magic)");
@@ -267,6 +352,7 @@ TEST(MetadataStore, EncodeRefusesSnapshotsTheFormatCannotHold) {
         if (!bytes.ok()) EXPECT_EQ(bytes.error().code, store_errc::invalid_snapshot);
     };
     check([](metadata_snapshot& s) { s.cluster_id = "short"; });
+    check([](metadata_snapshot& s) { s.next_producer_id = -1; });
     check([](metadata_snapshot& s) { s.topics[0].name = "bad/name"; });
     check([](metadata_snapshot& s) { s.topics[1].name = s.topics[0].name; });
     check([](metadata_snapshot& s) { s.topics[1].id = s.topics[0].id; });

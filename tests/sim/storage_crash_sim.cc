@@ -13,7 +13,12 @@
 // A tenth of the seeds also flip bits in durable data; then the check is that
 // no corrupt batch is ever served (reads fail or return valid, sent batches).
 // A reader runs concurrently and checks every batch it is served. Several
-// crash/recover rounds run per seed. A failure prints its seed;
+// crash/recover rounds run per seed.
+// In half the seeds the appenders are idempotent producers (a producer id
+// each, kept across rounds): after a crash each first resends the batch it
+// had in flight, exactly as a client retries. The log must then hold every
+// producer's sequence numbers once each and in order, and a resent batch
+// that had survived the crash must be answered with its original offset. A failure prints its seed;
 // `storage_crash_sim --seed N` replays it exactly.
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +41,8 @@ struct sim_totals {
     uint64_t unacknowledged_lost = 0;
     uint64_t unacknowledged_survived = 0;
     uint64_t crashes = 0;
+    uint64_t retries_deduplicated = 0;  // a resent batch answered with its offset
+    uint64_t retries_appended = 0;      // a resent batch that had been lost
 } totals;
 
 struct failure_report {
@@ -61,10 +68,22 @@ struct model {
     // longer be reconstructed, so the seed ends there (having checked that
     // nothing corrupt was served).
     bool refused = false;
+    // A deduplicated resend was answered with an offset that does not hold it.
+    std::optional<std::string> bad_duplicate;
 };
 
-std::vector<std::byte> random_batch(std::mt19937_64& random, int serial) {
+// An idempotent producer, across rounds.
+struct producer_model {
+    int64_t id = 0;
+    int32_t next_sequence = 0;
+    std::vector<std::byte> unacknowledged;  // the batch in flight at the crash, as sent
+};
+
+// `producer`: the batch is the next of that idempotent producer.
+std::vector<std::byte> random_batch(std::mt19937_64& random, int serial,
+                                    const producer_model* producer = nullptr) {
     storage::record_batch_builder builder;
+    if (producer != nullptr) builder.set_producer(producer->id, 0, producer->next_sequence);
     const int records = 1 + static_cast<int>(random() % 5);
     for (int r = 0; r < records; ++r) {
         const size_t value_bytes = random() % 1500;
@@ -72,6 +91,54 @@ std::vector<std::byte> random_batch(std::mt19937_64& random, int serial) {
         builder.add_record(1000 + serial, "k" + std::to_string(serial), value);
     }
     return builder.build();
+}
+
+// Sends `count` batches of producer `p`, the one left in flight by the last
+// crash first.
+task<void> idempotent_appender(partition_log& log, model& m, producer_model& p,
+                               std::mt19937_64& random, int count) {
+    for (int i = 0; i < count; ++i) {
+        const bool resend = !p.unacknowledged.empty();
+        if (!resend) {
+            p.unacknowledged =
+                random_batch(random, static_cast<int>(p.id) * 100000 + p.next_sequence, &p);
+        }
+        const std::vector<std::byte> batch = p.unacknowledged;
+        const int64_t base = log.log_end_offset();
+        std::vector<std::byte> expected = batch;
+        storage::assign_base_offset(expected, base);
+        m.in_flight[base] = expected;
+        auto appended = co_await log.append(batch);
+        if (!appended) {
+            // Offline after an injected fault, or the producer's state went
+            // with a cut tail or retention: stop, as a client would reset.
+            m.in_flight.erase(base);
+            co_return;
+        }
+        if (appended->base_offset != base) {
+            // Deduplicated: the batch must be in the log at that offset.
+            m.in_flight.erase(base);
+            std::vector<std::byte> original = batch;
+            storage::assign_base_offset(original, appended->base_offset);
+            auto at = m.acknowledged.find(appended->base_offset);
+            if (!resend || at == m.acknowledged.end() || at->second != original) {
+                m.bad_duplicate = "producer " + std::to_string(p.id) + " answered offset " +
+                                  std::to_string(appended->base_offset) +
+                                  " for a batch not stored there";
+                co_return;
+            }
+            ++totals.retries_deduplicated;
+        } else {
+            if (resend) ++totals.retries_appended;
+            ++totals.batches_acknowledged;
+            m.acknowledged[base] = std::move(m.in_flight[base]);
+            m.in_flight.erase(base);
+        }
+        auto header = storage::read_batch_header(batch);
+        p.next_sequence = storage::increment_sequence(header->base_sequence,
+                                                      header->last_offset_delta + 1);
+        p.unacknowledged.clear();
+    }
 }
 
 task<void> appender(partition_log& log, model& m, std::mt19937_64& random, int id,
@@ -200,6 +267,20 @@ std::optional<failure_report> verify(sim_executor& executor, partition_log& log,
             rest = rest.subspan(*size);
         }
     }
+    // Each producer's sequence numbers: once each, in order (from the first
+    // batch left after retention).
+    std::map<int64_t, int32_t> next_sequence;
+    for (const auto& [at, bytes] : seen) {
+        auto header = storage::read_batch_header(bytes);
+        if (!header->has_producer_id()) continue;
+        auto [it, first] = next_sequence.try_emplace(header->producer_id, header->base_sequence);
+        SIM_CHECK(it->second == header->base_sequence,
+                  "producer %lld: sequence %d at offset %lld, expected %d (duplicate or gap)",
+                  static_cast<long long>(header->producer_id), header->base_sequence,
+                  static_cast<long long>(at), it->second);
+        it->second = storage::increment_sequence(header->base_sequence,
+                                                 header->last_offset_delta + 1);
+    }
     if (!corruption_injected) {
         for (const auto& [acked_offset, bytes] : m.acknowledged) {
             if (acked_offset < log.log_start_offset()) continue;  // deleted by retention
@@ -247,6 +328,9 @@ std::optional<failure_report> run_seed(uint64_t seed) {
     }(disk));
     model m;
     bool corruption_injected = false;
+    const bool idempotent = random() % 2 == 0;
+    std::vector<producer_model> producers(1 + random() % 4);
+    for (size_t p = 0; p < producers.size(); ++p) producers[p].id = 1000 + static_cast<int64_t>(p);
     const int rounds = 3;
     for (int round = 0; round < rounds; ++round) {
         auto opened = run_to_completion(executor,
@@ -263,15 +347,26 @@ std::optional<failure_report> run_seed(uint64_t seed) {
             executor.abandon_all();
             return std::nullopt;
         }
-        const int appenders = 1 + static_cast<int>(random() % 4);
-        for (int a = 0; a < appenders; ++a) {
-            executor.spawn(appender(*log, m, random, round * 10 + a, 5 + random() % 40));
+        if (idempotent) {
+            for (producer_model& p : producers) {
+                executor.spawn(idempotent_appender(*log, m, p, random,
+                                                   5 + static_cast<int>(random() % 40)));
+            }
+        } else {
+            const int appenders = 1 + static_cast<int>(random() % 4);
+            for (int a = 0; a < appenders; ++a) {
+                executor.spawn(appender(*log, m, random, round * 10 + a, 5 + random() % 40));
+            }
         }
         std::optional<failure_report> reader_failed;
         executor.spawn(reader(*log, m, random, corruption_injected, reader_failed,
                               static_cast<int>(random() % 50)));
         // Cut early in some rounds, late in others: mid-flight writes matter most.
         executor.run(1 + random() % ((random() % 2) ? 400 : 4000));
+        if (m.bad_duplicate) {
+            executor.abandon_all();
+            return failure_report{"round " + std::to_string(round) + ": " + *m.bad_duplicate};
+        }
         if (reader_failed) {
             executor.abandon_all();
             reader_failed->what = "round " + std::to_string(round) + ": " + reader_failed->what;
@@ -335,12 +430,15 @@ int main(int argc, char** argv) {
     }
     const auto& t = tl::sim::totals;
     std::printf("%llu seeds passed (first %llu): %llu crashes, %llu batches acknowledged, "
-                "%llu torn or corrupt tails cut, unacknowledged batches %llu lost / %llu kept\n",
+                "%llu torn or corrupt tails cut, unacknowledged batches %llu lost / %llu kept, "
+                "resent after a crash %llu deduplicated / %llu appended\n",
                 static_cast<unsigned long long>(count), static_cast<unsigned long long>(first),
                 static_cast<unsigned long long>(t.crashes),
                 static_cast<unsigned long long>(t.batches_acknowledged),
                 static_cast<unsigned long long>(t.torn_tails_cut),
                 static_cast<unsigned long long>(t.unacknowledged_lost),
-                static_cast<unsigned long long>(t.unacknowledged_survived));
+                static_cast<unsigned long long>(t.unacknowledged_survived),
+                static_cast<unsigned long long>(t.retries_deduplicated),
+                static_cast<unsigned long long>(t.retries_appended));
     return 0;
 }

@@ -1,6 +1,7 @@
 // What the Kafka handlers of one shard work with: the broker's identity and
 // Kafka settings, this shard's partition manager (and so its metadata image),
-// every shard's manager (to hop to a partition's owner) and the controller.
+// every shard's manager (to hop to a partition's owner), the controller and
+// this shard's producer-id allocator.
 //
 //   const auto& image = *context.image();                  // this shard's view
 //   unsigned owner = topic->owners[p];
@@ -17,6 +18,7 @@
 #include "cluster/controller.h"
 #include "cluster/metadata_image.h"
 #include "cluster/partition_manager.h"
+#include "cluster/producer_ids.h"
 #include "kafka/groups/group_coordinator.h"
 #include "kafka/protocol/error_code.h"
 #include "kafka/protocol/types.h"
@@ -38,12 +40,14 @@ public:
     broker_context(const kafka_settings& settings, unsigned shard_id,
                    std::span<cluster::partition_manager* const> managers,
                    cluster::controller* const* controller,
-                   std::span<groups::group_coordinator* const> coordinators)
+                   std::span<groups::group_coordinator* const> coordinators,
+                   cluster::producer_id_allocator& producer_ids)
         : _settings(settings),
           _shard_id(shard_id),
           _managers(managers),
           _controller(controller),
-          _coordinators(coordinators) {}
+          _coordinators(coordinators),
+          _producer_ids(producer_ids) {}
 
     [[nodiscard]] const kafka_settings& settings() const noexcept { return _settings; }
     [[nodiscard]] unsigned shard_id() const noexcept { return _shard_id; }
@@ -64,6 +68,10 @@ public:
     [[nodiscard]] groups::group_coordinator* local_coordinator() const noexcept {
         return _coordinators[_shard_id];
     }
+    // This shard's producer ids (InitProducerId); use it on this shard only.
+    [[nodiscard]] cluster::producer_id_allocator& producer_ids() const noexcept {
+        return _producer_ids;
+    }
     // This shard's current metadata; hold the pointer across suspensions.
     [[nodiscard]] std::shared_ptr<const cluster::metadata_image> image() const noexcept {
         return local().image();
@@ -75,6 +83,7 @@ private:
     std::span<cluster::partition_manager* const> _managers;
     cluster::controller* const* _controller;
     std::span<groups::group_coordinator* const> _coordinators;
+    cluster::producer_id_allocator& _producer_ids;
 };
 
 // Topic ids cross the cluster/kafka boundary as the same 16 bytes.

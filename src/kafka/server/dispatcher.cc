@@ -45,6 +45,8 @@ constexpr auto api_table = std::to_array<api_entry>({
     {{api_keys::list_groups, 0, 5}, handle_list_groups},
     {{api_keys::delete_groups, 0, 2}, handle_delete_groups},
     {{api_keys::offset_delete, 0, 0}, handle_offset_delete},
+    // Idempotent producers: ids only; transactional ids are refused.
+    {{api_keys::init_producer_id, 0, 5}, handle_init_producer_id},
 });
 
 constexpr std::array<api_version_range, api_table.size()> ranges() {

@@ -60,6 +60,7 @@ task<response> handle_describe_groups(broker_context&, request_context&);
 task<response> handle_list_groups(broker_context&, request_context&);
 task<response> handle_delete_groups(broker_context&, request_context&);
 task<response> handle_offset_delete(broker_context&, request_context&);
+task<response> handle_init_producer_id(broker_context&, request_context&);
 
 // Auto-creates `names` (Metadata with allow_auto_topic_creation) with the
 // broker's num.partitions; topics that exist meanwhile are fine.
