@@ -16,13 +16,15 @@ gave, and every acknowledged record must be there.
   writes 1,000,000 records; every one must be acknowledged.
 - The same faults with idempotence off must leave duplicates: proves that the
   proxy's faults reach the broker, i.e. that the cases above can fail.
-- kafkajs (idempotent: true) writes 20,000 records, one send() at a time.
-- librdkafka writes while the broker is killed with SIGKILL and restarted on
-  the same port and data directory; every acknowledged record must be there
-  exactly once, no record twice, each partition in send order.
+- kafkajs (idempotent: true) writes 50,000 records, one send() at a time.
+- librdkafka writes through the same faults while the broker is killed with
+  SIGKILL and restarted on the same port and data directory; every acknowledged
+  record must be there exactly once, no record twice, each partition in send
+  order.
 
-Every fault case requires that faults happened (the count is printed). About
-2 minutes on 2 cores (see the TAP comments for each case's time).
+Every fault case requires that faults happened (the count is printed): about
+40 per librdkafka run, 60 per kafkajs run. About 25 s on 2 cores (the TAP
+comments give each case's time and the total).
 """
 import array
 import os
@@ -42,20 +44,20 @@ import harness
 PARTITIONS = 4
 RDK_RECORDS = 1_000_000
 # kafkajs sends one Produce at a time (see kafkajs_client.js) and each fault
-# costs it a reconnect and a retry wait (50 ms, doubling). 20,000 records in
-# sends of 100 are 200 Produce requests, so about 15 faults, and took 3 s here
-# (2 cores, idempotence off): well under a minute even if retries were 10 times
-# slower, and still enough faults to matter.
-KAFKAJS_RECORDS = 20_000
+# costs it a reconnect and a retry wait (50 ms, doubling). 50,000 records in
+# sends of 100 are 500 sends, about 60 faults with FAULT_EVERY, and take about
+# 6 s here (2 cores): under a minute even on a machine 5 times slower.
+KAFKAJS_RECORDS = 50_000
 KAFKAJS_PER_SEND = 100
 # The control case sends until a swallowed response happened (at least this many).
 CONTROL_RECORDS_MIN = 50_000
 CONTROL_RECORDS_MAX = 1_000_000
 KILL_RECORDS = 300_000
-# A fault after every 5-25 Produce requests: librdkafka sends about 300 Produce
-# requests (large batches) for 1M records here without faults, more with them,
-# so a few dozen faults per run.
-FAULT_EVERY = (5, 25)
+# A fault after every 3-15 Produce requests. With 64 KiB batches librdkafka
+# sends about 600 Produce requests for 1M records here (more with retries), so
+# several dozen faults per run, with up to 5 requests in flight at each.
+FAULT_EVERY = (3, 15)
+RDK_BATCH_BYTES = 65536
 
 
 def seed_from_environment():
@@ -233,7 +235,8 @@ class Cases:
         topic = self.new_topic("idem-rdk")
         before = self.proxy.fault_count()
         self.proxy.enabled = True
-        run = RdkRun(self.broker.bootstrap, topic, "rdk", RDK_RECORDS, enable_idempotence=True)
+        run = RdkRun(self.broker.bootstrap, topic, "rdk", RDK_RECORDS, enable_idempotence=True,
+                     batch_size=RDK_BATCH_BYTES)
         with harness.elapsed() as produce_s:
             run.produce_all()
             remaining = run.flush(300)
@@ -306,11 +309,13 @@ class Cases:
         assert total == KAFKAJS_RECORDS, f"{total} records stored, {KAFKAJS_RECORDS} sent"
 
     def rdk_sigkill(self, _):
-        """SIGKILL and restart while librdkafka writes. The proxy injects no fault
-        here: the crash is the fault. librdkafka keeps the unacknowledged batches
-        and resends them, with their sequences, once the broker is back."""
+        """SIGKILL and restart while librdkafka writes through the faulty proxy.
+        librdkafka keeps the unacknowledged batches and resends them, with their
+        sequences, once the broker is back; the broker must know them from its
+        producer state snapshot and the log tail it replayed."""
         topic = self.new_topic("idem-kill")
-        self.proxy.enabled = False
+        before = self.proxy.fault_count()
+        self.proxy.enabled = True
         run = RdkRun(self.broker.bootstrap, topic, "kill", KILL_RECORDS, enable_idempotence=True)
         producing = threading.Thread(target=run.produce_all, daemon=True)
         producing.start()
@@ -324,11 +329,14 @@ class Cases:
         finally:
             producing.join(120)
         remaining = run.flush(120)
+        self.proxy.enabled = False
+        faults = self.faults_since(before)
         acked = run.acked
         errors = {}
         for name in run.errors.values():
             errors[name] = errors.get(name, 0) + 1
-        self.tap.comment(f"SIGKILL after {acked_before_kill} acknowledged; in the end "
+        self.tap.comment(f"SIGKILL after {acked_before_kill} acknowledged, {faults} proxy "
+                         f"faults; in the end "
                          f"{run.sent} sent, {acked} acknowledged, delivery errors {errors}, "
                          f"{remaining} undelivered at flush, fatal {run.fatal[:2]}")
         assert not producing.is_alive(), "the producer loop did not end"
