@@ -297,9 +297,10 @@ fi
 # ---- Kafka (perf/kafka_load against tidelogd) ----
 # For --smp 1 and 2 and flush modes none and group, each on a fresh data
 # directory on the disk under test: produce throughput (100 B and 1 KiB,
-# acks=all) and end-to-end latency (10k/50k/100k records/s of 1 KiB). The
-# disk's limit is measured in the same run with the write benchmarks' fio job
-# (1 MiB, QD16), so that summarize.py reports throughput as % of it.
+# acks=all, idempotence off and on) and end-to-end latency (10k/50k/100k
+# records/s of 1 KiB). The disk's limit is measured in the same run with the
+# write benchmarks' fio job (1 MiB, QD16), so that summarize.py reports
+# throughput as % of it.
 if has_section kafka; then
     kafka_raw_dir=$results_dir/kafka-raw
     kafka_results=$kafka_raw_dir/kafka_load.jsonl
@@ -406,10 +407,15 @@ if has_section kafka; then
             log "kafka: smp $smp, flush $flush, $partitions partitions" \
                 "($([[ $kafka_mock -eq 1 ]] && echo mock cluster || echo tidelogd))"
             start_broker "$smp" "$flush" "$kafka_raw_dir/tidelogd-smp$smp-$flush.log"
+            # Throughput with the idempotent producer off and on, same settings
+            # otherwise (each on a topic of its own): what the per-partition
+            # producer state checks cost.
             for bytes in 100 1024; do
-                kafka_load "$smp" "$flush" produce --topic "produce-$bytes" \
-                    --partitions "$partitions" --record-bytes "$bytes" --acks all \
-                    --seconds "$produce_seconds"
+                for idempotence in off on; do
+                    kafka_load "$smp" "$flush" produce --topic "produce-$bytes-idem-$idempotence" \
+                        --partitions "$partitions" --record-bytes "$bytes" --acks all \
+                        --seconds "$produce_seconds" --idempotence "$idempotence"
+                done
             done
             for rate in 10000 50000 100000; do
                 kafka_load "$smp" "$flush" latency --topic latency --partitions "$partitions" \

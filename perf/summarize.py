@@ -282,7 +282,7 @@ def print_markdown(summary):
 def kafka_case_key(line):
     tags = line.get("tags", {})
     return (line["mode"], str(tags.get("smp", "")), tags.get("flush", ""),
-            line["record_bytes"], line.get("rate_per_s", 0))
+            line["record_bytes"], line.get("rate_per_s", 0), bool(line.get("idempotence")))
 
 
 def kafka_results(raw_dir):
@@ -298,9 +298,10 @@ def kafka_results(raw_dir):
         if line.get("tool") == "kafka_load" and line.get("type") == "run":
             runs.setdefault(kafka_case_key(line), []).append(line)
     cases = []
-    for (mode, smp, flush, record_bytes, rate), samples in sorted(runs.items()):
+    for (mode, smp, flush, record_bytes, rate, idempotence), samples in sorted(runs.items()):
         first = samples[0]
         case = {"mode": mode, "smp": smp, "flush": flush, "record_bytes": record_bytes,
+                "idempotence": idempotence,
                 "partitions": first["partitions"], "acks": first["acks"],
                 "mock": first.get("mock", False), "runs": len(samples),
                 "delivery_errors": sum(r.get("delivery_errors", 0) for r in samples)}
@@ -355,13 +356,14 @@ def print_kafka_markdown(summary):
     produce = [c for c in summary["cases"] if c["mode"] == "produce"]
     if produce:
         out.append("### Produce throughput (acks=all; median [min-max] over runs)\n")
-        out.append("| smp | flush | record | partitions | MB/s | records/s | % of disk | "
-                   "ack p99, ms | failed |")
-        out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| smp | flush | record | idempotence | partitions | MB/s | records/s | "
+                   "% of disk | ack p99, ms | failed |")
+        out.append("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|")
         for c in produce:
             share = (f"{c['bytes_per_s']['median'] / limit['median'] * 100:.0f} %"
                      if limit else "-")
             out.append(f"| {c['smp']} | {c['flush']} | {c['record_bytes']} B | "
+                       f"{'on' if c['idempotence'] else 'off'} | "
                        f"{c['partitions']} | {spread_cell(c['bytes_per_s'], 1e6, '{:.1f}')} | "
                        f"{spread_cell(c['records_per_s'], 1e3, '{:.0f}')} k | {share} | "
                        f"{spread_cell(c['ack_latency_p99_us'], 1e3, '{:.1f}')} | "

@@ -66,6 +66,42 @@ async function produce(request) {
   }
 }
 
+// An idempotent producer (kafkajs `idempotent: true`) sending request.count records
+// one send() at a time, request.perSend records per send, record i to partition
+// i % request.partitions with value `${tag}-${i}`. Sends are awaited one by one:
+// kafkajs rolls a partition's sequence back when a request fails, so concurrent
+// send() calls could reuse the sequences of a batch the broker already holds.
+// kafkajs itself allows one Produce per broker in flight when idempotent (its
+// eosManager lock), whatever maxInFlightRequests says. Returns each send's base
+// offset per partition ({partition: offset}), in send order.
+async function idempotentProduce(request) {
+  const producer = client(request).producer({
+    idempotent: request.idempotent ?? true,
+    allowAutoTopicCreation: false,
+    // Each fault closes the connection; retry soon (kafkajs's default first
+    // wait is 300 ms, growing to 30 s) and a bounded number of times, so that
+    // a broker that never accepts the retry fails the case instead of hanging.
+    retry: { retries: request.retries ?? 30, initialRetryTime: 50, maxRetryTime: 1000 },
+  })
+  await producer.connect()
+  const bases = []
+  try {
+    for (let first = 0; first < request.count; first += request.perSend) {
+      const indexes = []
+      for (let i = first; i < Math.min(first + request.perSend, request.count); i++) indexes.push(i)
+      const result = await producer.send({
+        topic: request.topic,
+        acks: -1,
+        messages: indexes.map(i => ({ value: `${request.tag}-${i}`, partition: i % request.partitions })),
+      })
+      bases.push(Object.fromEntries(result.map(r => [r.partition, Number(r.baseOffset)])))
+    }
+    return { bases }
+  } finally {
+    await producer.disconnect()
+  }
+}
+
 async function offsets(request) {
   const admin = client(request).admin()
   await admin.connect()
@@ -298,7 +334,7 @@ async function admin(request) {
 
 async function main() {
   const request = JSON.parse(process.argv[2])
-  const ops = { produce, offsets, fetch, admin, groupConsume, groupJoinError }
+  const ops = { produce, idempotentProduce, offsets, fetch, admin, groupConsume, groupJoinError }
   const op = ops[request.op]
   if (!op) throw new Error(`unknown op ${request.op}`)
   const result = await op(request)

@@ -27,6 +27,7 @@ import confluent_kafka
 
 import clients
 import harness
+from produce_protocol import crc32c, fetch_v4_body, record_batch
 
 MAX_REQUEST_BYTES = 65536
 CLOSE_TIMEOUT_S = 10
@@ -37,56 +38,11 @@ TOPIC = harness.unique_topic("raw")
 API_PRODUCE, API_METADATA, API_VERSIONS = 0, 3, 18
 
 
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = CRC32C_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def zigzag_varint(n):
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def string(s):
     if s is None:
         return struct.pack(">h", -1)
     data = s.encode()
     return struct.pack(">h", len(data)) + data
-
-
-def record_batch(values, timestamp_ms):
-    records = b""
-    for i, value in enumerate(values):
-        body = (b"\x00" + zigzag_varint(0) + zigzag_varint(i) + zigzag_varint(-1)
-                + zigzag_varint(len(value)) + value + zigzag_varint(0))
-        records += zigzag_varint(len(body)) + body
-    after_crc = (struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp_ms, timestamp_ms,
-                             -1, -1, -1, len(values)) + records)
-    after_length = struct.pack(">ibI", -1, 2, crc32c(after_crc)) + after_crc
-    return struct.pack(">qi", 0, len(after_length)) + after_length
 
 
 def request(api_key, version, correlation_id, body=b"", client_id="raw-test"):
@@ -487,14 +443,6 @@ def acks_one_raw(broker):
 
 
 API_FETCH = 1
-
-
-def fetch_v4_body(topic, partitions, offset, max_wait_ms):
-    body = struct.pack(">iiiib", -1, max_wait_ms, 1, 1 << 20, 0) + struct.pack(">i", 1) + string(topic)
-    body += struct.pack(">i", len(partitions))
-    for p in partitions:
-        body += struct.pack(">iqi", p, offset, 1 << 20)
-    return body
 
 
 def shutdown_after_long_polls(_):
