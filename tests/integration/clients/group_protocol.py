@@ -159,17 +159,22 @@ class Connection:
             out += chunk
         return out
 
-    def call(self, api_key, version, body):
+    def call(self, api_key, version, body, flexible=False):
+        """Request header v1 and response header v0; with `flexible`, request
+        header v2 (no tagged fields sent) and response header v1."""
         self.correlation_id += 1
         payload = i16(api_key) + i16(version) + i32(self.correlation_id) + \
-            string(self.client_id) + body
+            string(self.client_id) + (b"\x00" if flexible else b"") + body
         self.sock.sendall(i32(len(payload)) + payload)
         size = struct.unpack(">i", self._recv_exact(4))[0]
         data = self._recv_exact(size)
         correlation_id = struct.unpack(">i", data[:4])[0]
         assert correlation_id == self.correlation_id, \
             f"correlation id {correlation_id}, expected {self.correlation_id}"
-        return Reader(data[4:])
+        if not flexible:
+            return Reader(data[4:])
+        assert data[4] == 0, "tagged fields in the response header"
+        return Reader(data[5:])
 
     # FindCoordinator v1 (key 10)
     def find_coordinator(self, group):

@@ -154,18 +154,7 @@ class ProducerConnection(Connection):
         super().__init__(port, client_id)
 
     def call_flexible(self, api_key, version, body):
-        """Request header v2 (tagged fields, none sent); response header v1."""
-        self.correlation_id += 1
-        payload = (i16(api_key) + i16(version) + i32(self.correlation_id)
-                   + string(self.client_id) + b"\x00" + body)
-        self.sock.sendall(i32(len(payload)) + payload)
-        size = struct.unpack(">i", self._recv_exact(4))[0]
-        data = self._recv_exact(size)
-        correlation_id = struct.unpack(">i", data[:4])[0]
-        assert correlation_id == self.correlation_id, \
-            f"correlation id {correlation_id}, expected {self.correlation_id}"
-        assert data[4] == 0, "tagged fields in the response header"
-        return Reader(data[5:])
+        return self.call(api_key, version, body, flexible=True)
 
     def init_producer_id(self, transaction_timeout_ms=60000):
         """InitProducerId v1: {error, producer_id, epoch}."""
