@@ -292,6 +292,22 @@ std::vector<config_key> build_keys() {
         .render = [](const broker_config& c) { return quote_yaml(c.admin_addr.text); },
     });
     keys.push_back(config_key{
+        .name = "metrics_per_partition",
+        .flag = "--metrics-per-partition",
+        .value_name = "true|false",
+        .meaning = "export per-partition series (offsets, size) on /metrics; false for "
+                   "large clusters",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_enum(v, boolean_names);
+            if (!parsed) return failure{parsed.error()};
+            c.metrics_per_partition = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return std::string(c.metrics_per_partition ? "true" : "false");
+        },
+    });
+    keys.push_back(config_key{
         .name = "smp",
         .flag = "--smp",
         .value_name = "N",
@@ -375,6 +391,22 @@ std::vector<config_key> build_keys() {
             return {};
         },
         .render = [](const broker_config& c) { return std::string(to_string(c.cpu_pinning)); },
+    });
+    keys.push_back(config_key{
+        .name = "reactor_stall_threshold_us",
+        .flag = "--reactor-stall-threshold-us",
+        .value_name = "US",
+        .meaning = "a shard loop iteration longer than this counts as a stall (metrics)",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            auto parsed = parse_integer<uint32_t>(v, broker_config::min_stall_threshold_us,
+                                                  broker_config::max_stall_threshold_us);
+            if (!parsed) return failure{parsed.error()};
+            c.reactor_stall_threshold_us = *parsed;
+            return {};
+        },
+        .render = [](const broker_config& c) {
+            return fmt::format("{}", c.reactor_stall_threshold_us);
+        },
     });
     keys.push_back(config_key{
         .name = "shutdown_timeout_ms",
@@ -1026,6 +1058,7 @@ reactor::reactor_options to_reactor_options(const broker_config& config) {
     options.pinning = config.cpu_pinning;
     options.mailbox_capacity = config.mailbox_capacity;
     options.idle_spin = std::chrono::microseconds(config.idle_spin_us);
+    options.stall_threshold = std::chrono::microseconds(config.reactor_stall_threshold_us);
     return options;
 }
 

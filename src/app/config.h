@@ -53,6 +53,8 @@ struct broker_config {
     static constexpr unsigned min_mailbox_capacity = 2;
     static constexpr unsigned max_mailbox_capacity = reactor::reactor_options::max_mailbox_capacity;
     static constexpr uint32_t max_idle_spin_us = 1'000'000;
+    static constexpr uint32_t min_stall_threshold_us = 1;
+    static constexpr uint32_t max_stall_threshold_us = 10'000'000;
     static constexpr uint32_t min_shutdown_timeout_ms = 1;
     static constexpr uint32_t max_shutdown_timeout_ms = 600'000;
 
@@ -63,12 +65,14 @@ struct broker_config {
     // What clients are told to connect to; unset = kafka_addr.
     advertised_address advertised_kafka_addr;
     network_address admin_addr;
+    bool metrics_per_partition = true;  // per-partition series on /metrics
     unsigned smp = 1;  // default_config() sets the CPU count
     int32_t node_id = 0;
     reactor::poll_mode poll_mode = reactor::poll_mode::adaptive;
     uint32_t idle_spin_us = 50;
     unsigned mailbox_capacity = 1024;
     reactor::cpu_pinning cpu_pinning = reactor::cpu_pinning::pinned;
+    uint32_t reactor_stall_threshold_us = 500;  // longer loop iterations count as stalls
     uint32_t shutdown_timeout_ms = 10'000;
     app::log_level log_level = app::log_level::info;
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kafka/groups/group_coordinator.h"
 #include "kafka/server/dispatcher.h"
 #include "kafka/server/server.h"
 #include "reactor/shard.h"
@@ -26,7 +27,11 @@ storage::log_config storage_base(const broker_config& config) {
 }
 
 node_state::node_state(const broker_config& c)
-    : config(c), managers(c.smp, nullptr), coordinators(c.smp, nullptr) {
+    : config(c),
+      managers(c.smp, nullptr),
+      coordinators(c.smp, nullptr),
+      partition_counts(std::make_unique<std::atomic<uint64_t>[]>(c.smp)) {
+    for (unsigned i = 0; i < c.smp; ++i) registries.push_back(std::make_unique<metrics::registry>());
     kafka.node_id = c.node_id;
     if (c.advertised_kafka_addr.is_set()) {
         kafka.advertised_host = c.advertised_kafka_addr.host;
@@ -64,6 +69,41 @@ node_state::node_state(const broker_config& c)
 
 namespace {
 
+// Partition gauges, shard totals and group lag are refreshed this often.
+constexpr auto publish_interval = std::chrono::seconds(1);
+// Until a shard's groups are replayed, its Kafka service checks this often.
+constexpr auto loading_check_interval = std::chrono::milliseconds(10);
+
+using metrics::descriptor;
+using metrics::metric_type;
+constexpr descriptor busy_ratio_family{
+    "tidelog_reactor_busy_ratio",
+    "Share of the last second the shard's loop spent in iterations that did work.",
+    metric_type::gauge};
+constexpr descriptor stalls_family{
+    "tidelog_reactor_stalls_total",
+    "Shard loop iterations longer than reactor_stall_threshold_us.", metric_type::counter};
+constexpr descriptor queue_depth_family{
+    "tidelog_reactor_cross_shard_queue_depth",
+    "Cross-shard requests and replies waiting in the shard's inbound rings.",
+    metric_type::gauge};
+constexpr descriptor backpressure_family{
+    "tidelog_reactor_backpressure_events_total",
+    "Cross-shard calls that found no credit (a full mailbox) and waited.",
+    metric_type::counter};
+constexpr descriptor cache_bytes_family{"tidelog_memory_cache_bytes",
+                                        "Bytes in the shard's read cache of recent batches.",
+                                        metric_type::gauge};
+constexpr descriptor segments_family{"tidelog_storage_segments",
+                                     "Log segments of the shard's partitions.",
+                                     metric_type::gauge};
+constexpr descriptor group_lag_family{
+    "tidelog_consumer_group_lag",
+    "High watermark minus the group's committed offset, per partition.", metric_type::gauge};
+constexpr descriptor group_committed_family{"tidelog_consumer_group_committed_offset",
+                                            "The group's committed offset, per partition.",
+                                            metric_type::gauge};
+
 // Registered write buffers per shard: 8 x 4 MiB (the storage engine's
 // largest write); without them (RLIMIT_MEMLOCK) writes pin pages each time.
 constexpr size_t pool_chunk_bytes = 4 * 1024 * 1024;
@@ -88,6 +128,8 @@ public:
             _shard_id, _state.config.data_dir, *_disk, _executor,
             _state.config.cache_bytes_per_shard);
         _manager->set_peers(_state.managers);
+        _manager->set_metrics(_state.registries[_shard_id].get(),
+                              _state.config.metrics_per_partition);
         _state.managers[_shard_id] = _manager.get();
         if (_shard_id == cluster::controller_shard) {
             _controller = std::make_unique<cluster::controller>(*_disk, _state.controller,
@@ -141,8 +183,9 @@ public:
               cluster::producer_id_allocator::from_controller(&state.controller_instance)),
           _context(state.kafka, shard_id, state.managers, &state.controller_instance,
                    state.coordinators, _producer_ids),
-          _dispatcher(_context),
-          _server(_dispatcher, state.kafka.limits),
+          _probe(*state.registries[shard_id], shard_id, kafka::implemented_apis()),
+          _dispatcher(_context, &_probe),
+          _server(_dispatcher, state.kafka.limits, &_probe),
           _shard_id(shard_id) {}
     std::string_view name() const noexcept override { return "kafka"; }
 
@@ -160,10 +203,18 @@ public:
         _coordinator->start();
         if (_shard_id == 0) _state.kafka_port.store(_server.local_address().port());
         _server.start();
+        register_shard_metrics();
+        _background.spawn(publish_loop());
         co_return result<void, std::string>{};
     }
 
     task<void> stop() override {
+        _stopping = true;
+        _stop_publishing.fire();
+        co_await _background.wait();
+        _shard_registrations.clear();
+        _state.registries[_shard_id]->publish(group_lag_family, {});
+        _state.registries[_shard_id]->publish(group_committed_family, {});
         co_await _server.stop();
         if (_coordinator != nullptr) {
             co_await _coordinator->stop();
@@ -173,6 +224,80 @@ public:
     }
 
 private:
+    // The reactor's measurements and the values publish() refreshes.
+    void register_shard_metrics() {
+        metrics::registry& r = *_state.registries[_shard_id];
+        reactor::shard& here = reactor::shard::local();
+        const std::string labels =
+            metrics::render_labels({{"shard", std::to_string(_shard_id)}});
+        const reactor::shard_metrics& loop = here.metrics();
+        _shard_registrations.push_back(r.add(busy_ratio_family, labels, loop.busy_ratio));
+        _shard_registrations.push_back(r.add(stalls_family, labels, loop.stalls));
+        _shard_registrations.push_back(
+            r.add(backpressure_family, labels, loop.backpressure_events));
+        // The ring indexes are atomics: read by the scrape thread directly.
+        reactor::shard* shard = &here;
+        _shard_registrations.push_back(r.add(queue_depth_family, labels, [shard] {
+            return static_cast<double>(shard->inbound_queue_depth());
+        }));
+        _shard_registrations.push_back(r.add(cache_bytes_family, labels, _cache_bytes));
+        _shard_registrations.push_back(r.add(segments_family, labels, _segments));
+    }
+
+    // Refreshes what is not updated where it changes: partition offsets and
+    // sizes, the shard's totals, readiness and consumer group lag.
+    task<void> publish_loop() {
+        while (!_stopping) {
+            publish();
+            if (!_loaded && _coordinator->loaded()) {
+                _loaded = true;
+                _state.shards_loaded.fetch_add(1, std::memory_order_acq_rel);
+            }
+            if (_loaded) co_await publish_group_lag();
+            if (_stopping) break;
+            // Until the groups are replayed, look often: /ready waits for it.
+            co_await _executor.sleep(_loaded ? publish_interval : loading_check_interval,
+                                     _stop_publishing);
+        }
+    }
+
+    void publish() {
+        const cluster::shard_storage_totals totals = _state.managers[_shard_id]->publish_metrics();
+        _cache_bytes.set(totals.cache_bytes);
+        _segments.set(totals.segments);
+        _probe.connection_memory(_server.connection_memory_bytes());
+        _state.partition_counts[_shard_id].store(_state.managers[_shard_id]->partition_count(),
+                                                 std::memory_order_relaxed);
+    }
+
+    // Lag of the groups this shard coordinates, published as a whole.
+    task<void> publish_group_lag() {
+        std::vector<kafka::groups::listed_group> groups;
+        if (_coordinator->list({}, groups) != 0) co_return;
+        std::vector<std::pair<std::string, double>> lag;
+        std::vector<std::pair<std::string, double>> committed;
+        auto image = _state.managers[_shard_id]->image();
+        for (const auto& g : groups) {
+            std::vector<kafka::groups::partition_lag> partitions;
+            const int16_t error = co_await kafka::groups::consumer_lag(
+                _state.coordinators, _state.managers, image, g.group_id, partitions);
+            if (error != 0 || _stopping) continue;
+            for (const auto& p : partitions) {
+                std::string labels = metrics::render_labels(
+                    {{"group", g.group_id},
+                     {"topic", p.topic},
+                     {"partition", std::to_string(p.partition)}});
+                committed.emplace_back(labels, static_cast<double>(p.committed_offset));
+                if (p.log_end_offset >= 0) {
+                    lag.emplace_back(std::move(labels), static_cast<double>(p.lag));
+                }
+            }
+        }
+        if (_stopping) co_return;
+        _state.registries[_shard_id]->publish(group_lag_family, std::move(lag));
+        _state.registries[_shard_id]->publish(group_committed_family, std::move(committed));
+    }
+
     static uring::socket_address with_port(const uring::socket_address& a, uint16_t port) {
         sockaddr_storage storage{};
         std::memcpy(&storage, a.data(), a.length());
@@ -191,9 +316,17 @@ private:
     // server stops first).
     cluster::producer_id_allocator _producer_ids;
     kafka::broker_context _context;
+    kafka::kafka_probe _probe;  // before the dispatcher and server, which count into it
     kafka::broker_dispatcher _dispatcher;
     kafka::server _server;
     const unsigned _shard_id;
+    metrics::gauge _cache_bytes;
+    metrics::gauge _segments;
+    std::vector<metrics::registration> _shard_registrations;
+    reactor::gate _background;
+    wakeup _stop_publishing;
+    bool _stopping = false;
+    bool _loaded = false;
 };
 
 }  // namespace

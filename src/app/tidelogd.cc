@@ -19,6 +19,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/admin.h"
 #include "app/broker.h"
 #include "app/command_line.h"
 #include "app/config.h"
@@ -123,6 +124,12 @@ int run(std::span<const std::string_view> arguments) {
     }
 
     node_state state(*config);
+    // Before the broker: /healthz and /ready (503) answer during recovery.
+    auto admin = admin_endpoint::start(state);
+    if (!admin) {
+        std::fprintf(stderr, "tidelogd: start-up failed: %s\n", admin.error().c_str());
+        return to_int(exit_status::failure);
+    }
     broker daemon(*config);
     daemon.add_service(cluster_service(state));
     daemon.add_service(kafka_service(state));
@@ -131,10 +138,13 @@ int run(std::span<const std::string_view> arguments) {
         if (daemon.is_abandoned()) _exit(to_int(exit_status::failure));
         return to_int(exit_status::failure);
     }
-    spdlog::info("tidelogd ready: node {}, {} shards, data {}, kafka {} (port {}), advertised {}:{}",
-                 config->node_id, daemon.shard_count(), directory->path(),
-                 config->kafka_addr.text, state.kafka_port.load(), state.kafka.advertised_host,
-                 state.kafka.advertised_port);
+    state.started.store(true, std::memory_order_release);
+    spdlog::info(
+        "tidelogd ready: node {}, {} shards, data {}, kafka {} (port {}), advertised {}:{}, "
+        "admin {} (port {})",
+        config->node_id, daemon.shard_count(), directory->path(), config->kafka_addr.text,
+        state.kafka_port.load(), state.kafka.advertised_host, state.kafka.advertised_port,
+        config->admin_addr.text, (*admin)->port());
 
     const int signal_number = wait_for_shutdown_signal();
     spdlog::info("tidelogd stopping: SIG{} received", sigabbrev_np(signal_number));

@@ -20,6 +20,7 @@ struct partition_manager::local_partition {
     bool removing = false;
     reactor::condition idle;
     std::vector<fetch_watch> watches;
+    std::unique_ptr<partition_probe> probe;  // null without set_metrics()
 };
 
 // Marks a partition busy for the length of one call, so that removal waits
@@ -128,6 +129,10 @@ task<result<void, std::string>> partition_manager::open_partition(const topic_me
     auto p = std::make_unique<local_partition>();
     p->topic = topic.name;
     p->partition = partition;
+    if (_metrics != nullptr) {
+        p->probe = std::make_unique<partition_probe>(*_metrics, topic.name, partition,
+                                                     _metrics_per_partition);
+    }
     auto& slot = _topics[topic.name].partitions[static_cast<size_t>(partition)];
     local_partition& placed = *p;
     slot = std::move(p);
@@ -196,6 +201,10 @@ task<partition_result<storage::append_result>> partition_manager::append(
     use busy(*p);
     auto appended = co_await p->log->append(batch, already_validated);
     if (!appended) co_return failure{from_storage(std::move(appended.error()))};
+    if (p->probe != nullptr) {
+        p->probe->produced(batch.size(),
+                           static_cast<uint64_t>(appended->last_offset - appended->base_offset + 1));
+    }
     after_append(*p);
     co_return *appended;
 }
@@ -252,6 +261,10 @@ task<partition_result<partition_read>> partition_manager::read(std::string_view 
     }
     out.high_watermark = log.high_watermark();
     out.log_start_offset = log.log_start_offset();
+    if (p->probe != nullptr && !out.data->batches.empty()) {
+        const batch_totals read = count_batches(out.data->batches);
+        p->probe->fetched(read.bytes, read.records);
+    }
     if (watch && out.data->batches.empty() && !p->removing) {
         const steady_time now = _executor.now();
         std::erase_if(p->watches, [now](const fetch_watch& w) { return w.deadline <= now; });
@@ -262,6 +275,19 @@ task<partition_result<partition_read>> partition_manager::read(std::string_view 
         }
     }
     co_return out;
+}
+
+shard_storage_totals partition_manager::publish_metrics() noexcept {
+    shard_storage_totals totals;
+    totals.cache_bytes = _cache.used_bytes();
+    for (const auto& [name, t] : _topics) {
+        for (const auto& p : t.partitions) {
+            if (p == nullptr || p->log == nullptr || p->removing) continue;
+            totals.segments += p->log->segment_count();
+            if (p->probe != nullptr) p->probe->publish(*p->log);
+        }
+    }
+    return totals;
 }
 
 partition_result<partition_offsets> partition_manager::offsets(std::string_view topic,

@@ -28,6 +28,8 @@
 #include "base/result.h"
 #include "base/task.h"
 #include "cluster/metadata_image.h"
+#include "cluster/partition_probe.h"
+#include "metrics/registry.h"
 #include "reactor/condition.h"
 #include "reactor/foreign_ptr.h"
 #include "storage/cache_budget.h"
@@ -69,6 +71,11 @@ struct partition_offsets {
     int64_t log_end_offset = 0;
 };
 
+struct shard_storage_totals {
+    uint64_t segments = 0;
+    uint64_t cache_bytes = 0;  // the shard's read cache in use
+};
+
 class partition_manager {
 public:
     partition_manager(unsigned shard_id, std::string data_dir, storage::disk& disk,
@@ -76,6 +83,16 @@ public:
     partition_manager(const partition_manager&) = delete;
     partition_manager& operator=(const partition_manager&) = delete;
     ~partition_manager();
+
+    // Registers every partition opened from now on in `registry` (this
+    // shard's), with per-partition series when `per_partition`. Before apply().
+    void set_metrics(metrics::registry* registry, bool per_partition) noexcept {
+        _metrics = registry;
+        _metrics_per_partition = per_partition;
+    }
+    // Copies every partition's offsets and size into its gauges; returns the
+    // shard's totals. Walks every local partition: call about once a second.
+    shard_storage_totals publish_metrics() noexcept;
 
     // Every shard's manager, indexed by shard, to wake waiters elsewhere.
     void set_peers(std::span<partition_manager* const> peers) { _peers = peers; }
@@ -147,6 +164,8 @@ private:
     std::unordered_map<uint64_t, reactor::condition*> _waiters;
     uint64_t _next_waiter = 1;
     reactor::gate _background;
+    metrics::registry* _metrics = nullptr;
+    bool _metrics_per_partition = true;
 };
 
 }  // namespace tl::cluster

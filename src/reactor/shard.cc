@@ -99,6 +99,7 @@ bool shard::credit_awaiter::await_ready() noexcept {
         return true;
     }
     ++_shard._stats.backpressure_waits;
+    _shard._metrics.backpressure_events.add();
     return false;
 }
 
@@ -226,6 +227,31 @@ bool shard::has_pending_messages() const noexcept {
     return false;
 }
 
+size_t shard::inbound_queue_depth() const noexcept {
+    size_t depth = 0;
+    const unsigned shards = count();
+    for (unsigned other = 0; other < shards; ++other) {
+        if (other == _id) continue;
+        depth += _owner.requests(other, _id).size() + _owner.replies(other, _id).size();
+    }
+    return depth;
+}
+
+void shard::account_iteration(steady_time started, steady_time now, bool did_work) noexcept {
+    if (did_work) {
+        const duration_ns spent = now - started;
+        _busy_in_window += spent;
+        if (spent > _options.stall_threshold) _metrics.stalls.add();
+    }
+    const duration_ns window = now - _window_start;
+    if (window >= shard_metrics::busy_window) {
+        _metrics.busy_ratio.set(std::min(1.0, static_cast<double>(_busy_in_window.count()) /
+                                                  static_cast<double>(window.count())));
+        _window_start = now;
+        _busy_in_window = duration_ns{0};
+    }
+}
+
 bool shard::can_exit() const noexcept {
     const unsigned idle_ops = _wake_armed ? 1 : 0;
     return _stop_requested.load(std::memory_order_acquire) && _live_tasks == 0 &&
@@ -251,8 +277,9 @@ bool shard::idle(steady_time idle_since) {
         _sleeping.store(false, std::memory_order_relaxed);
         return false;
     }
-    std::optional<duration_ns> timeout;
-    if (auto deadline = _timers.next_deadline()) timeout = *deadline - now;
+    // At most one busy-ratio window, so an idle shard still reports 0.
+    std::optional<duration_ns> timeout = shard_metrics::busy_window;
+    if (auto deadline = _timers.next_deadline()) timeout = std::min(*timeout, *deadline - now);
     ++_stats.sleeps;
     _ring->wait(timeout);
     _sleeping.store(false, std::memory_order_relaxed);
@@ -262,8 +289,10 @@ bool shard::idle(steady_time idle_since) {
 void shard::run() {
     local_shard = this;
     steady_time idle_since = _clock.now();
+    _window_start = idle_since;
     for (;;) {
         ++_stats.loop_iterations;
+        const steady_time started = _clock.now();
         bool did_work = poll_io();
         did_work |= drain_mailboxes();
         did_work |= drain_external();
@@ -271,8 +300,10 @@ void shard::run() {
         did_work |= run_ready();
         if (did_work) {
             idle_since = _clock.now();
+            account_iteration(started, idle_since, true);
             continue;
         }
+        account_iteration(started, started, false);
         if (can_exit()) break;
         // Completions handled inside the sleep are work: spin again before
         // the next sleep, or a shard waiting on its own I/O sleeps on every

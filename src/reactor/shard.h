@@ -23,6 +23,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "base/task.h"
+#include "metrics/metric.h"
 #include "reactor/spsc_ring.h"
 #include "reactor/timer.h"
 #include "uring/ring.h"
@@ -47,6 +48,8 @@ struct reactor_options {
     // that has this many unanswered waits: backpressure, never loss.
     unsigned mailbox_capacity = 1024;
     duration_ns idle_spin = std::chrono::microseconds(50);
+    // A loop iteration that works longer than this counts as a stall.
+    duration_ns stall_threshold = std::chrono::microseconds(500);
     uring::ring_options ring;
 };
 
@@ -74,6 +77,18 @@ struct shard_stats {
     uint64_t timers_fired = 0;
 };
 
+// What the loop measures for /metrics: written by the shard's thread only,
+// readable from any thread (metrics/metric.h). The app registers them.
+struct shard_metrics {
+    // Share of wall time spent in iterations that did work, over the last
+    // busy_window (an idle shard wakes at least once per window to update it).
+    static constexpr duration_ns busy_window = std::chrono::seconds(1);
+
+    metrics::gauge busy_ratio;
+    metrics::counter stalls;                // iterations longer than stall_threshold
+    metrics::counter backpressure_events;  // submit_to calls that found no credit
+};
+
 class smp;
 
 class shard {
@@ -94,6 +109,10 @@ public:
     timer_queue& timers() noexcept { return _timers; }
     steady_time now() const noexcept { return _clock.now(); }
     const shard_stats& stats() const noexcept { return _stats; }
+    const shard_metrics& metrics() const noexcept { return _metrics; }
+    // Cross-shard requests and replies waiting in this shard's inbound rings.
+    // Any thread (the rings' indexes are atomics); a snapshot.
+    size_t inbound_queue_depth() const noexcept;
 
     // Starts `work` from the ready queue; it runs to completion detached.
     void spawn(task<void> work);
@@ -128,6 +147,8 @@ private:
     // Returns whether the shard slept (completions may have run meanwhile).
     bool idle(steady_time idle_since);
     bool has_pending_messages() const noexcept;
+    // Accounts the iteration that began at `started` and ended at `now`.
+    void account_iteration(steady_time started, steady_time now, bool did_work) noexcept;
     bool can_exit() const noexcept;
     void arm_wake_read();
     void release_credit(unsigned target) noexcept;
@@ -146,6 +167,10 @@ private:
     std::vector<std::deque<credit_waiter>> _waiters;     // per target shard
     uint64_t _calls_in_flight = 0;
     shard_stats _stats;
+    shard_metrics _metrics;
+    // The busy-ratio window (see shard_metrics).
+    steady_time _window_start{};
+    duration_ns _busy_in_window{0};
 
     // Wake-up: an eventfd read armed in the ring while sleeping.
     class wake_completion;

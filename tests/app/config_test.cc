@@ -62,6 +62,8 @@ TEST(config_defaults, match_the_documented_values) {
     EXPECT_EQ(config.kafka_addr.resolved.port(), 9092);
     EXPECT_FALSE(config.advertised_kafka_addr.is_set());
     EXPECT_EQ(config.admin_addr.text, "127.0.0.1:9644");
+    EXPECT_TRUE(config.metrics_per_partition);
+    EXPECT_EQ(config.reactor_stall_threshold_us, 500u);
     EXPECT_GE(config.smp, 1u);
     EXPECT_LE(config.smp, broker_config::max_smp);
     EXPECT_EQ(config.node_id, 0);
@@ -104,6 +106,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "kafka_addr: 0.0.0.0:19092\n"
         "advertised_kafka_addr: broker1.example:19092\n"
         "admin_addr: 127.0.0.1:19644\n"
+        "metrics_per_partition: false\n"
+        "reactor_stall_threshold_us: 2000\n"
         "smp: 3\n"
         "node_id: 7\n"
         "poll_mode: busy\n"
@@ -142,6 +146,8 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.kafka_addr.text, "0.0.0.0:19092");
     EXPECT_EQ(config.advertised_kafka_addr.text, "broker1.example:19092");
     EXPECT_EQ(config.admin_addr.resolved.port(), 19644);
+    EXPECT_FALSE(config.metrics_per_partition);
+    EXPECT_EQ(config.reactor_stall_threshold_us, 2000u);
     EXPECT_EQ(config.smp, 3u);
     EXPECT_EQ(config.node_id, 7);
     EXPECT_EQ(config.poll_mode, reactor::poll_mode::busy);
@@ -187,6 +193,7 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(options.pinning, reactor::cpu_pinning::floating);
     EXPECT_EQ(options.mailbox_capacity, 64u);
     EXPECT_EQ(options.idle_spin, std::chrono::microseconds(0));
+    EXPECT_EQ(options.stall_threshold, std::chrono::microseconds(2000));
 }
 
 TEST(config_errors, topic_defaults_are_validated_like_topic_configs) {
@@ -212,6 +219,8 @@ TEST(config_errors, out_of_range_names_key_bounds_value_and_file) {
               "node_id: must be between 0 and 2147483647, got -1 (from test.yaml)");
     EXPECT_EQ(parse_error("node_id: 99999999999999999999999\n").key, "node_id");
     EXPECT_EQ(parse_error("idle_spin_us: 1000001\n").key, "idle_spin_us");
+    EXPECT_EQ(parse_error("reactor_stall_threshold_us: 0\n").key, "reactor_stall_threshold_us");
+    EXPECT_EQ(parse_error("metrics_per_partition: maybe\n").key, "metrics_per_partition");
     EXPECT_EQ(parse_error("shutdown_timeout_ms: 0\n").key, "shutdown_timeout_ms");
     EXPECT_EQ(parse_error("shutdown_timeout_ms: 600001\n").key, "shutdown_timeout_ms");
 }

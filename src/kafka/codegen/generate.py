@@ -14,6 +14,8 @@ checks written out). It also writes:
                     flexible version (what ApiVersions can be built from)
   messages.h        every message, and with_request_type(api key, f) /
                     with_response_type: from a key to a typed decode
+  for_each_error_code(response, f)  in each header: f(int16_t) for every
+                    error_code of a response, nested ones included (metrics)
   samples.h/.cc     test-only: make_sample(version, style) per message, with a
                     non-default value in every field the version has
 
@@ -306,6 +308,60 @@ def message_members(g: MessageGen) -> list[str]:
     return lines
 
 
+def emit_error_visitors(gens: list[MessageGen], out: list[str]) -> None:
+    """for_each_error_code(message, f) for every response: calls f(int16_t) with
+    each `error_code` field, top-level and nested (metrics count them). Fields
+    a version lacks hold their default, 0 (no error)."""
+    memo: dict[int, bool] = {}
+
+    def has_errors(struct: sc.Struct) -> bool:
+        if id(struct) not in memo:
+            memo[id(struct)] = False
+            memo[id(struct)] = any(
+                (f.name == "error_code" and f.type.kind == "int16")
+                or (f.struct is not None and has_errors(f.struct))
+                for f in struct.fields)
+        return memo[id(struct)]
+
+    visitors: list[tuple[str, list[str]]] = []
+    seen: set[int] = set()
+
+    def visit(g: MessageGen, struct: sc.Struct) -> None:
+        if id(struct) in seen or not has_errors(struct):
+            return
+        seen.add(id(struct))
+        body = []
+        for f in struct.fields:
+            name = member(f.name)
+            nullable = g.nullable_anywhere(f)
+            if f.name == "error_code" and f.type.kind == "int16":
+                body.append(f"    f(*x.{name});" if nullable else f"    f(x.{name});")
+            elif f.struct is not None and has_errors(f.struct):
+                visit(g, f.struct)
+                ref = f"(*x.{name})" if nullable else f"x.{name}"
+                guard = f"if (x.{name}) " if nullable else ""
+                if f.type.kind == "array":
+                    body.append(f"    {guard}for (const auto& e : {ref}) for_each_error_code(e, f);")
+                else:
+                    body.append(f"    {guard}for_each_error_code({ref}, f);")
+        visitors.append((g.struct_ref(struct), body))
+
+    for g in gens:
+        if g.m.kind == "response":
+            visit(g, g.m.root)
+    if not visitors:
+        return
+    out.append("// Calls f(int16_t) with every error_code of a response, nested ones included.")
+    for type_name, _ in visitors:
+        out.append(f"template <typename F> void for_each_error_code(const {type_name}& x, F& f);")
+    out.append("")
+    for type_name, body in visitors:
+        out.append(f"template <typename F> void for_each_error_code(const {type_name}& x, F& f) {{")
+        out.extend(body)
+        out.append("}")
+    out.append("")
+
+
 def emit_header(schema_file: sc.SchemaFile, gens: list[MessageGen]) -> str:
     out = [GENERATED_NOTE.format(source=f"src/kafka/schemas/{schema_file.path.name}"),
            "#pragma once", "", '#include "kafka/protocol/message.h"', "",
@@ -320,6 +376,7 @@ def emit_header(schema_file: sc.SchemaFile, gens: list[MessageGen]) -> str:
         out.append(f"// {m.kind} {m.name}: versions {m.versions}, flexible {m.flexible}")
         emit_struct_decl(g, m.root, "", out, message_members(g))
         out.append("")
+    emit_error_visitors(gens, out)
     out.append("}  // namespace tl::kafka")
     return "\n".join(out) + "\n"
 

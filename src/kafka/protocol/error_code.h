@@ -2,7 +2,9 @@
 // Names follow Kafka's Errors.java in snake_case.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace tl::kafka {
 
@@ -68,5 +70,80 @@ enum class error_code : int16_t {
 };
 
 [[nodiscard]] constexpr int16_t code(error_code e) noexcept { return static_cast<int16_t>(e); }
+
+struct error_code_name {
+    error_code value;
+    std::string_view name;
+};
+
+// Every error code above with its name (metrics label them by name).
+inline constexpr std::array<error_code_name, 58> error_code_names{{
+    {error_code::unknown_server_error, "unknown_server_error"},
+    {error_code::none, "none"},
+    {error_code::offset_out_of_range, "offset_out_of_range"},
+    {error_code::corrupt_message, "corrupt_message"},
+    {error_code::unknown_topic_or_partition, "unknown_topic_or_partition"},
+    {error_code::invalid_fetch_size, "invalid_fetch_size"},
+    {error_code::leader_not_available, "leader_not_available"},
+    {error_code::not_leader_or_follower, "not_leader_or_follower"},
+    {error_code::request_timed_out, "request_timed_out"},
+    {error_code::message_too_large, "message_too_large"},
+    {error_code::offset_metadata_too_large, "offset_metadata_too_large"},
+    {error_code::coordinator_load_in_progress, "coordinator_load_in_progress"},
+    {error_code::coordinator_not_available, "coordinator_not_available"},
+    {error_code::not_coordinator, "not_coordinator"},
+    {error_code::invalid_topic_exception, "invalid_topic_exception"},
+    {error_code::record_list_too_large, "record_list_too_large"},
+    {error_code::invalid_required_acks, "invalid_required_acks"},
+    {error_code::illegal_generation, "illegal_generation"},
+    {error_code::inconsistent_group_protocol, "inconsistent_group_protocol"},
+    {error_code::invalid_group_id, "invalid_group_id"},
+    {error_code::unknown_member_id, "unknown_member_id"},
+    {error_code::invalid_session_timeout, "invalid_session_timeout"},
+    {error_code::rebalance_in_progress, "rebalance_in_progress"},
+    {error_code::invalid_commit_offset_size, "invalid_commit_offset_size"},
+    {error_code::topic_authorization_failed, "topic_authorization_failed"},
+    {error_code::group_authorization_failed, "group_authorization_failed"},
+    {error_code::unsupported_version, "unsupported_version"},
+    {error_code::topic_already_exists, "topic_already_exists"},
+    {error_code::invalid_partitions, "invalid_partitions"},
+    {error_code::invalid_replication_factor, "invalid_replication_factor"},
+    {error_code::invalid_replica_assignment, "invalid_replica_assignment"},
+    {error_code::invalid_config, "invalid_config"},
+    {error_code::not_controller, "not_controller"},
+    {error_code::invalid_request, "invalid_request"},
+    {error_code::policy_violation, "policy_violation"},
+    {error_code::out_of_order_sequence_number, "out_of_order_sequence_number"},
+    {error_code::duplicate_sequence_number, "duplicate_sequence_number"},
+    {error_code::invalid_producer_epoch, "invalid_producer_epoch"},
+    {error_code::invalid_txn_state, "invalid_txn_state"},
+    {error_code::invalid_producer_id_mapping, "invalid_producer_id_mapping"},
+    {error_code::kafka_storage_error, "kafka_storage_error"},
+    {error_code::unknown_producer_id, "unknown_producer_id"},
+    {error_code::non_empty_group, "non_empty_group"},
+    {error_code::group_id_not_found, "group_id_not_found"},
+    {error_code::fetch_session_id_not_found, "fetch_session_id_not_found"},
+    {error_code::fenced_leader_epoch, "fenced_leader_epoch"},
+    {error_code::unknown_leader_epoch, "unknown_leader_epoch"},
+    {error_code::unsupported_compression_type, "unsupported_compression_type"},
+    {error_code::member_id_required, "member_id_required"},
+    {error_code::group_max_size_reached, "group_max_size_reached"},
+    {error_code::fenced_instance_id, "fenced_instance_id"},
+    {error_code::group_subscribed_to_topic, "group_subscribed_to_topic"},
+    {error_code::invalid_record, "invalid_record"},
+    {error_code::producer_fenced, "producer_fenced"},
+    {error_code::unknown_topic_id, "unknown_topic_id"},
+    {error_code::inconsistent_topic_id, "inconsistent_topic_id"},
+    {error_code::mismatched_endpoint_type, "mismatched_endpoint_type"},
+    {error_code::unsupported_endpoint_type, "unsupported_endpoint_type"},
+}};
+
+// The name of `value`, or "other" for a code not listed above.
+[[nodiscard]] constexpr std::string_view error_name(int16_t value) noexcept {
+    for (const auto& entry : error_code_names) {
+        if (code(entry.value) == value) return entry.name;
+    }
+    return "other";
+}
 
 }  // namespace tl::kafka

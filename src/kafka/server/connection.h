@@ -57,12 +57,15 @@ struct response {
 };
 
 class connection;
+class kafka_probe;
 
 // Handed to handlers: the parsed request and ways to learn that the
 // connection went away (long-polling handlers wait on `aborted` too).
 struct request_context {
     const request_frame& frame;
     connection& conn;
+    // Set by the dispatcher: make_response() counts the response's error codes.
+    kafka_probe* probe = nullptr;
     [[nodiscard]] int16_t api_key() const noexcept { return frame.header.request_api_key; }
     [[nodiscard]] int16_t api_version() const noexcept {
         return frame.header.request_api_version;
@@ -117,6 +120,8 @@ public:
 
     [[nodiscard]] const std::string& peer() const noexcept { return _peer; }
     [[nodiscard]] const connection_stats& stats() const noexcept { return _stats; }
+    // The read-ahead buffer plus the bytes charged to the budget.
+    [[nodiscard]] size_t memory_bytes() const noexcept { return _input.size() + _charged_bytes; }
 
 private:
     // One request frame, without its size prefix.

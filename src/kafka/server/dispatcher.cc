@@ -5,6 +5,7 @@
 
 #include "kafka/messages/api_table.h"
 #include "kafka/server/handlers/handlers.h"
+#include "reactor/shard.h"
 
 namespace tl::kafka {
 namespace {
@@ -66,7 +67,8 @@ const api_entry* find_entry(int16_t api_key) noexcept {
 
 std::span<const api_version_range> implemented_apis() noexcept { return implemented; }
 
-broker_dispatcher::broker_dispatcher(broker_context& context) : _context(context) {}
+broker_dispatcher::broker_dispatcher(broker_context& context, kafka_probe* probe)
+    : _context(context), _probe(probe) {}
 
 bool broker_dispatcher::serves(int16_t api_key, int16_t api_version) const noexcept {
     const api_entry* entry = find_entry(api_key);
@@ -77,7 +79,12 @@ bool broker_dispatcher::serves(int16_t api_key, int16_t api_version) const noexc
 task<response> broker_dispatcher::handle(request_context& request) {
     const api_entry* entry = find_entry(request.api_key());
     TL_ASSERT(entry != nullptr, "dispatching an API that is not served");
-    co_return co_await entry->handler(_context, request);
+    if (_probe == nullptr) co_return co_await entry->handler(_context, request);
+    request.probe = _probe;
+    const steady_time started = reactor::shard::local().now();
+    response reply = co_await entry->handler(_context, request);
+    _probe->request_handled(request.api_key(), reactor::shard::local().now() - started);
+    co_return reply;
 }
 
 std::vector<std::byte> broker_dispatcher::unsupported_api_versions(int32_t correlation_id) const {

@@ -9,6 +9,7 @@
 #include "kafka/protocol/api_support.h"
 #include "kafka/server/broker_context.h"
 #include "kafka/server/connection.h"
+#include "kafka/server/probe.h"
 
 namespace tl::kafka {
 
@@ -17,7 +18,8 @@ namespace tl::kafka {
 
 class broker_dispatcher final : public request_dispatcher {
 public:
-    explicit broker_dispatcher(broker_context& context);
+    // `probe` (may be null: no metrics) counts requests, latency and errors.
+    explicit broker_dispatcher(broker_context& context, kafka_probe* probe = nullptr);
 
     [[nodiscard]] bool serves(int16_t api_key, int16_t api_version) const noexcept override;
     task<response> handle(request_context& request) override;
@@ -26,6 +28,7 @@ public:
 
 private:
     broker_context& _context;
+    kafka_probe* _probe;
 };
 
 }  // namespace tl::kafka

@@ -8,8 +8,8 @@
 
 namespace tl::kafka {
 
-server::server(request_dispatcher& dispatcher, connection_limits limits)
-    : _dispatcher(dispatcher), _limits(limits) {}
+server::server(request_dispatcher& dispatcher, connection_limits limits, kafka_probe* probe)
+    : _dispatcher(dispatcher), _limits(limits), _probe(probe) {}
 
 server::~server() { TL_ASSERT(_tasks.running() == 0, "server destroyed while running"); }
 
@@ -39,6 +39,7 @@ task<void> server::accept_loop() {
             break;
         }
         ++_accepted;
+        if (_probe != nullptr) _probe->connection_opened();
         const int one = 1;
         (void)::setsockopt(accepted->descriptor(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         _connections.push_front(
@@ -50,6 +51,7 @@ task<void> server::accept_loop() {
 task<void> server::serve(std::list<std::unique_ptr<connection>>::iterator it) {
     co_await (*it)->run();
     _connections.erase(it);
+    if (_probe != nullptr) _probe->connection_closed();
 }
 
 connection_stats server::open_connection_stats() const noexcept {
@@ -60,6 +62,12 @@ connection_stats server::open_connection_stats() const noexcept {
         sum.bytes_sent += c->stats().bytes_sent;
         sum.budget_waits += c->stats().budget_waits;
     }
+    return sum;
+}
+
+uint64_t server::connection_memory_bytes() const noexcept {
+    uint64_t sum = 0;
+    for (const auto& c : _connections) sum += c->memory_bytes();
     return sum;
 }
 

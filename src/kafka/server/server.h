@@ -16,6 +16,7 @@
 #include "base/result.h"
 #include "base/task.h"
 #include "kafka/server/connection.h"
+#include "kafka/server/probe.h"
 #include "reactor/condition.h"
 #include "uring/socket.h"
 
@@ -23,7 +24,8 @@ namespace tl::kafka {
 
 class server {
 public:
-    server(request_dispatcher& dispatcher, connection_limits limits);
+    // `probe` (may be null) counts connections.
+    server(request_dispatcher& dispatcher, connection_limits limits, kafka_probe* probe = nullptr);
     server(const server&) = delete;
     server& operator=(const server&) = delete;
     ~server();
@@ -38,6 +40,9 @@ public:
     [[nodiscard]] uint64_t connections_accepted() const noexcept { return _accepted; }
     // Summed over the open connections.
     [[nodiscard]] connection_stats open_connection_stats() const noexcept;
+    // Bytes the open connections hold: their read-ahead buffers, requests
+    // being handled and responses waiting.
+    [[nodiscard]] uint64_t connection_memory_bytes() const noexcept;
 
 private:
     task<void> accept_loop();
@@ -45,6 +50,7 @@ private:
 
     request_dispatcher& _dispatcher;
     const connection_limits _limits;
+    kafka_probe* _probe;
     uring::listener _listener;
     std::list<std::unique_ptr<connection>> _connections;
     reactor::gate _tasks;

@@ -1,7 +1,8 @@
 // One handler per Kafka API, each in its own file beside this one. A handler
 // decodes its request (decode_or_close), does the work — hopping to
 // partition owners or the controller with submit_to — and returns the encoded
-// response frame (make_response). Strings in a response message view storage
+// response frame (make_response, which also counts the response's error codes
+// in the shard's kafka_probe). Strings in a response message view storage
 // that the handler keeps alive until make_response returns.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "kafka/protocol/frame.h"
 #include "kafka/server/broker_context.h"
 #include "kafka/server/connection.h"
+#include "kafka/server/probe.h"
 
 namespace tl::kafka {
 
@@ -17,6 +19,14 @@ namespace tl::kafka {
 // in the request's version is a handler bug: logged, and the connection closed.
 template <typename M>
 [[nodiscard]] response make_response(const request_context& request, const M& body) {
+    if (request.probe != nullptr) {
+        auto count = [&request](int16_t error) {
+            request.probe->error_returned(request.api_key(), error);
+        };
+        if constexpr (requires { for_each_error_code(body, count); }) {
+            for_each_error_code(body, count);
+        }
+    }
     // Counted first so the frame is written into one allocation: a Fetch
     // response holds megabytes of records that regrowth would copy again.
     writer counter = writer::counting();
