@@ -52,6 +52,9 @@ def reserved_port():
     does not listen never receives connections."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    # SO_REUSEADDR too: the admin listener (civetweb) binds with SO_REUSEADDR
+    # only, which Linux allows beside a bound, non-listening socket that has it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
     return s.getsockname()[1], s
 
