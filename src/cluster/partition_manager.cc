@@ -137,7 +137,8 @@ task<result<void, std::string>> partition_manager::open_partition(const topic_me
     local_partition& placed = *p;
     slot = std::move(p);
     auto opened = co_await storage::partition_log::open(
-        _disk, _executor, partition_directory(topic.name, partition), topic.log, &_cache);
+        _disk, _executor, partition_directory(topic.name, partition), topic.log, &_cache,
+        &_storage_probe);
     if (!opened) {
         placed.open_error = opened.error().message();
         spdlog::error("partition {}-{}: cannot open its log: {}", topic.name, partition,

@@ -86,9 +86,10 @@ public:
 
     // Registers every partition opened from now on in `registry` (this
     // shard's), with per-partition series when `per_partition`. Before apply().
-    void set_metrics(metrics::registry* registry, bool per_partition) noexcept {
+    void set_metrics(metrics::registry* registry, bool per_partition) {
         _metrics = registry;
         _metrics_per_partition = per_partition;
+        _storage_registrations = register_storage_probe(*registry, _shard_id, _storage_probe);
     }
     // Copies every partition's offsets and size into its gauges; returns the
     // shard's totals. Walks every local partition: call about once a second.
@@ -166,6 +167,9 @@ private:
     reactor::gate _background;
     metrics::registry* _metrics = nullptr;
     bool _metrics_per_partition = true;
+    // Shared by this shard's logs; its registrations go before it.
+    storage::storage_probe _storage_probe;
+    std::vector<metrics::registration> _storage_registrations;
 };
 
 }  // namespace tl::cluster

@@ -35,6 +35,24 @@ constexpr descriptor log_end_family{"tidelog_partition_log_end_offset",
 constexpr descriptor size_family{"tidelog_partition_size_bytes",
                                  "Bytes of the partition's segments.", metric_type::gauge};
 
+constexpr descriptor flush_latency_family{
+    "tidelog_storage_flush_latency_seconds",
+    "Write and fdatasync of one flush group (all appends waiting on one log), by shard.",
+    metric_type::histogram};
+constexpr descriptor fdatasyncs_family{"tidelog_storage_fdatasyncs_total",
+                                       "fdatasyncs of segment files, by shard.",
+                                       metric_type::counter};
+constexpr descriptor segments_deleted_family{"tidelog_storage_segments_deleted_total",
+                                             "Segments deleted by retention, by shard.",
+                                             metric_type::counter};
+constexpr descriptor retention_bytes_family{"tidelog_storage_retention_bytes_deleted_total",
+                                            "Bytes of segments deleted by retention, by shard.",
+                                            metric_type::counter};
+constexpr descriptor duplicates_family{
+    "tidelog_storage_producer_duplicates_total",
+    "Retried idempotent batches answered with their original offsets, by shard.",
+    metric_type::counter};
+
 int32_t read_be32(const std::byte* p) noexcept {
     uint32_t v = 0;
     std::memcpy(&v, p, sizeof v);
@@ -64,6 +82,19 @@ void partition_probe::publish(const storage::partition_log& log) noexcept {
     _high_watermark.set(log.high_watermark());
     _log_end_offset.set(log.log_end_offset());
     _size_bytes.set(log.size_bytes());
+}
+
+std::vector<metrics::registration> register_storage_probe(metrics::registry& registry,
+                                                          unsigned shard_id,
+                                                          const storage::storage_probe& probe) {
+    const std::string shard = metrics::render_labels({{"shard", std::to_string(shard_id)}});
+    std::vector<metrics::registration> out;
+    out.push_back(registry.add(flush_latency_family, shard, probe.flush_latency));
+    out.push_back(registry.add(fdatasyncs_family, shard, probe.fdatasyncs));
+    out.push_back(registry.add(segments_deleted_family, shard, probe.segments_deleted));
+    out.push_back(registry.add(retention_bytes_family, shard, probe.retention_bytes_deleted));
+    out.push_back(registry.add(duplicates_family, shard, probe.producer_duplicates));
+    return out;
 }
 
 batch_totals count_batches(std::span<const std::byte> batches) noexcept {

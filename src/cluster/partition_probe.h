@@ -48,6 +48,12 @@ private:
     std::vector<metrics::registration> _registrations;
 };
 
+// Registers a shard's storage probe (flush latency, fdatasyncs, retention,
+// duplicates) with the shard's label; the registrations must go first.
+std::vector<metrics::registration> register_storage_probe(metrics::registry& registry,
+                                                          unsigned shard_id,
+                                                          const storage::storage_probe& probe);
+
 // Bytes and records in whole record batches as a read returns them.
 struct batch_totals {
     uint64_t bytes = 0;

@@ -238,12 +238,13 @@ std::string storage_error::message() const {
 }
 
 partition_log::partition_log(disk& d, executor& e, std::string directory, log_config config,
-                             cache_budget* cache)
+                             cache_budget* cache, storage_probe* probe)
     : _disk(d),
       _executor(e),
       _directory(std::move(directory)),
       _config(config),
-      _cache_budget(cache) {}
+      _cache_budget(cache),
+      _probe(probe) {}
 
 // Normally destroyed after close(). The crash simulator also destroys a log
 // whose tasks its executor has abandoned (a power cut): nothing here may
@@ -286,11 +287,12 @@ uint64_t partition_log::size_bytes() const noexcept {
 // ---- open and recovery ----
 
 task<storage_result<std::unique_ptr<partition_log>>> partition_log::open(
-    disk& d, executor& e, std::string directory, log_config config, cache_budget* cache) {
+    disk& d, executor& e, std::string directory, log_config config, cache_budget* cache,
+    storage_probe* probe) {
     TL_ASSERT(config.segment_bytes >= log_config::min_segment_bytes &&
               config.segment_bytes <= log_config::max_segment_bytes);
     std::unique_ptr<partition_log> log(
-        new partition_log(d, e, std::move(directory), config, cache));
+        new partition_log(d, e, std::move(directory), config, cache, probe));
     auto loaded = co_await log->load();
     if (!loaded) co_return failure{loaded.error()};
     co_return std::move(log);
@@ -792,6 +794,7 @@ task<storage_result<append_result>> partition_log::append(std::span<const std::b
 task<storage_result<append_result>> partition_log::answer_duplicate(
     const producer_batch& original) {
     ++_stats.duplicates;
+    if (_probe != nullptr) _probe->duplicate_answered();
     const append_result done{original.base_offset, original.last_offset,
                              original.append_time_ms, _log_start_offset};
     if (original.last_offset < _durable_end_offset) co_return done;
@@ -912,6 +915,7 @@ task<void> partition_log::run_flusher() {
         }
         size_t count = 0;
         size_t bytes = 0;
+        const steady_time flush_started = _executor.now();
         if (!failed) {
             while (count < _pending.size() && _pending[count].target == target_segment &&
                    (count == 0 || bytes + _pending[count].bytes.size() <= _config.max_write_bytes)) {
@@ -935,6 +939,7 @@ task<void> partition_log::run_flusher() {
                                _bytes_since_sync >= _config.flush_interval_bytes);
         if (sync_now) {
             ++_stats.syncs;
+            if (_probe != nullptr) _probe->synced();
             auto synced = co_await target.file->sync();
             if (!synced) {
                 // A failed fdatasync may have dropped dirty pages: the file's
@@ -951,6 +956,7 @@ task<void> partition_log::run_flusher() {
             _bytes_since_sync = 0;
         }
         _durable_end_offset = _written_end_offset;
+        if (_probe != nullptr) _probe->flushed(_executor.now() - flush_started);
         acknowledge_up_to(_durable_end_offset);
         trim_cache();
     }
@@ -1243,6 +1249,7 @@ task<storage_result<retention_report>> partition_log::apply_retention() {
     report.segments_deleted = doomed;
     auto deleted = co_await delete_front_segments(doomed);
     if (!deleted) co_return failure{deleted.error()};
+    if (_probe != nullptr) _probe->retention_deleted(report.segments_deleted, report.bytes_deleted);
     co_return report;
 }
 

@@ -45,6 +45,7 @@
 #include "storage/disk.h"
 #include "storage/index.h"
 #include "storage/log_config.h"
+#include "storage/probe.h"
 #include "storage/producer_state.h"
 #include "storage/record_batch.h"
 
@@ -117,9 +118,10 @@ public:
     // Opens (and recovers) the log in `directory`, creating it if missing.
     // Its read cache is charged to `cache` (the shard's budget) when given,
     // else bounded by config.cache_bytes alone.
+    // `probe` (the shard's, may be null) counts flushes, syncs, retention.
     static task<storage_result<std::unique_ptr<partition_log>>> open(
         disk& d, executor& e, std::string directory, log_config config,
-        cache_budget* cache = nullptr);
+        cache_budget* cache = nullptr, storage_probe* probe = nullptr);
     ~partition_log();
     partition_log(const partition_log&) = delete;
     partition_log& operator=(const partition_log&) = delete;
@@ -174,7 +176,7 @@ private:
     struct append_waiter;
 
     partition_log(disk& d, executor& e, std::string directory, log_config config,
-                  cache_budget* cache);
+                  cache_budget* cache, storage_probe* probe);
     uint64_t evict_oldest_cached() noexcept override;
     void drop_cached_below(int64_t offset) noexcept;
     task<void> run_retention();
@@ -232,6 +234,7 @@ private:
     std::deque<cached_batch> _cache;     // written, kept for reads
     uint64_t _cache_bytes = 0;
     cache_budget* _cache_budget;
+    storage_probe* _probe;  // may be null
     std::deque<append_waiter*> _waiters;  // in offset order
 
     int64_t _log_start_offset = 0;

@@ -3,7 +3,9 @@
 // the cache and from disk; segments roll by size and reads cross them;
 // close + reopen recovers every batch; a torn tail is cut at the last good
 // batch and reported; a corrupt batch on disk is refused, never served;
-// invalid batches and a full disk get typed errors and the log stays usable.
+// invalid batches and a full disk get typed errors and the log stays usable;
+// a storage probe given at open counts flush groups, fdatasyncs and what
+// retention deleted.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -358,6 +360,31 @@ TEST(partition_log, retention_by_bytes_and_time_deletes_whole_old_segments) {
     ASSERT_TRUE(timed.ok());
     EXPECT_EQ(reopened->segment_count(), 1u);
     run_void(f.executor, reopened->close());
+}
+
+TEST(partition_log, the_probe_counts_flushes_syncs_and_retention) {
+    fixture f;
+    auto config = small_config();
+    config.retention_bytes = 128 * 1024;
+    storage_probe probe;
+    auto opened = run_task(f.executor, partition_log::open(f.disk, f.executor, "data/t-0", config,
+                                                           nullptr, &probe));
+    ASSERT_TRUE(opened.ok());
+    auto& log = **opened;
+    for (int i = 0; i < 300; ++i) f.append(log, make_batch(i, 900));
+    // One append at a time: every append is its own flush group and sync.
+    EXPECT_EQ(probe.fdatasyncs.value(), log.stats().syncs);
+    EXPECT_GE(probe.fdatasyncs.value(), 300u);
+    uint64_t flushes = 0;
+    for (uint64_t b : probe.flush_latency.snapshot().buckets) flushes += b;
+    EXPECT_EQ(flushes, probe.fdatasyncs.value());
+    auto report = run_task(f.executor, log.apply_retention());
+    ASSERT_TRUE(report.ok());
+    EXPECT_GT(report->segments_deleted, 0u);
+    EXPECT_EQ(probe.segments_deleted.value(), report->segments_deleted);
+    EXPECT_EQ(probe.retention_bytes_deleted.value(), report->bytes_deleted);
+    EXPECT_EQ(probe.producer_duplicates.value(), 0u);
+    run_void(f.executor, log.close());
 }
 
 TEST(partition_log, delete_records_moves_the_start_and_survives_restart) {

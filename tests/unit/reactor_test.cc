@@ -4,7 +4,9 @@
 // - a full mailbox makes callers wait in FIFO order (backpressure), nothing
 //   is dropped and the ring never holds more than its capacity;
 // - timers fire in deadline order and cancelled ones never fire;
-// - foreign_ptr frees its object on the shard that allocated it.
+// - foreign_ptr frees its object on the shard that allocated it;
+// - the loop counts an iteration longer than stall_threshold as a stall and
+//   reports a busy ratio that rises under work and falls to 0 when idle.
 // Conditions are awaited by polling with a deadline, never by sleeping.
 #include <gtest/gtest.h>
 
@@ -330,6 +332,40 @@ TEST(smp, rejects_bad_options) {
     auto started = smp::start(options);
     ASSERT_FALSE(started.ok());
     EXPECT_NE(started.error().find("power of two"), std::string::npos);
+}
+
+TEST(shard_metrics, stalls_and_busy_ratio) {
+    reactor_options options;
+    options.shard_count = 1;
+    options.pinning = cpu_pinning::floating;
+    options.stall_threshold = 2ms;
+    auto started = smp::start(options);
+    ASSERT_TRUE(started.ok());
+    auto group = std::move(*started);
+    const shard_metrics* loop = group->run_on(0, [] { return &shard::local().metrics(); });
+    EXPECT_EQ(loop->stalls.value(), 0u);
+    // A task that holds the shard for 20 ms: the iteration running it stalls.
+    // (Busy work, not a wait: it stands for a handler that runs too long.)
+    group->run_on(0, [] {
+        const auto until = std::chrono::steady_clock::now() + 20ms;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+    });
+    EXPECT_TRUE(eventually([&] { return loop->stalls.value() >= 1; }));
+    // Busy for a while: some window shows a ratio above 0.
+    std::atomic<bool> stop{false};
+    std::thread load([&] {
+        while (!stop.load()) group->run_on(0, [] {
+            const auto until = std::chrono::steady_clock::now() + 1ms;
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+    });
+    EXPECT_TRUE(eventually([&] { return loop->busy_ratio.value() > 0.1; }));
+    stop = true;
+    load.join();
+    // Idle: the next windows (the idle sleep is capped at one) fall to ~0.
+    EXPECT_TRUE(eventually([&] { return loop->busy_ratio.value() < 0.05; }));
 }
 
 }  // namespace

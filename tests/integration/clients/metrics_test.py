@@ -9,6 +9,7 @@ by exactly the records sent, the produced bytes equal the partition's size and
 its offset gauges follow, and a consumer's fetches count at least every record; ApiVersions requests sent raw on one socket
 move tidelog_kafka_requests_total{api="api_versions"} by exactly their number;
 a DeleteTopics for a missing topic counts one unknown_topic_or_partition error;
+a consumer group's commits show as its committed offset and lag per partition;
 every metric name the dashboards use is present; and `promtool check metrics`
 accepts the whole exposition (skipped only when promtool is not installed).
 """
@@ -39,7 +40,10 @@ EXPECTED_FAMILIES = [
     "tidelog_topic_fetched_bytes_total", "tidelog_topic_fetched_records_total",
     "tidelog_partition_log_start_offset", "tidelog_partition_high_watermark",
     "tidelog_partition_log_end_offset", "tidelog_partition_size_bytes",
-    "tidelog_storage_segments",
+    "tidelog_storage_segments", "tidelog_storage_flush_latency_seconds_count",
+    "tidelog_storage_fdatasyncs_total", "tidelog_storage_segments_deleted_total",
+    "tidelog_storage_retention_bytes_deleted_total", "tidelog_storage_producer_duplicates_total",
+    "tidelog_consumer_group_lag", "tidelog_consumer_group_committed_offset",
     "tidelog_reactor_busy_ratio", "tidelog_reactor_stalls_total",
     "tidelog_reactor_cross_shard_queue_depth", "tidelog_reactor_backpressure_events_total",
     "tidelog_memory_cache_bytes", "tidelog_memory_connection_bytes",
@@ -139,6 +143,32 @@ def produce_and_fetch_counters(broker):
     assert value(fetched, "tidelog_kafka_requests_total", 'api="fetch"') >= 1
 
 
+def group_lag(broker):
+    topic = harness.unique_topic("lag")
+    group = harness.unique_topic("lag-group")
+    count = 10
+    clients.rdk_produce(broker.bootstrap, topic, [(f"k{i}", "v", [], 0) for i in range(count)])
+    consumer = clients.rdk_consumer(broker.bootstrap, group_id=group, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+    try:
+        consumer.subscribe([topic])
+        got = 0
+        deadline = time.monotonic() + 30
+        while got < 4 and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                got += 1
+                if got == 4:
+                    consumer.commit(message=message, asynchronous=False)
+        assert got == 4, got
+    finally:
+        consumer.close()
+    labels = f'group="{group}",topic="{topic}",partition="0"'
+    wait_for_value(broker, "tidelog_consumer_group_committed_offset", labels, 4,
+                   "the group's committed offset")
+    wait_for_value(broker, "tidelog_consumer_group_lag", labels, count - 4, "the group's lag")
+
+
 def kafka_frame(api_key, version, correlation_id, body=b""):
     client = b"metrics-test"
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client)) + client
@@ -211,6 +241,7 @@ def main():
          produce_and_fetch_counters),
         ("raw ApiVersions and a failing DeleteTopics move request and error counters exactly",
          exact_request_and_error_counts),
+        ("a consumer group's commit shows as committed offset and lag", group_lag),
         ("every metric family of the dashboards is exported", every_family_present),
         ("promtool check metrics accepts /metrics", promtool_accepts),
     ])
