@@ -371,8 +371,9 @@ def parse_scrape(text):
     return types, samples
 
 
-def scrape_has_issue_metrics(broker):
-    types, samples = parse_scrape(State.scrape or scrape(broker))
+def issue_metric_problems(text):
+    """What the scrape lacks of EXPECTED_METRICS: [] when it has everything."""
+    types, samples = parse_scrape(text)
     problems = []
     for name, (kind, labels) in EXPECTED_METRICS.items():
         if types.get(name) != kind:
@@ -385,7 +386,20 @@ def scrape_has_issue_metrics(broker):
         missing = {k for l in found for k in labels - set(l)}
         if missing:
             problems.append(f"{name}: samples without label(s) {sorted(missing)}")
-    assert not problems, "\n".join(problems)
+    return problems
+
+
+def scrape_has_issue_metrics(broker):
+    """Polled: series such as a group's lag are published a moment after the commit."""
+    problems = [None]
+
+    def complete():
+        problems[0] = issue_metric_problems(scrape(broker))
+        return not problems[0]
+    try:
+        harness.deadline_poll(complete, SCRAPE_WAIT_S, "every metric of issue 7", interval_s=0.25)
+    except AssertionError as error:
+        raise AssertionError(f"{error}:\n" + "\n".join(problems[0]))
 
 
 # ---- through Prometheus -------------------------------------------------------------
