@@ -9,10 +9,12 @@
 #   perf/results/kafka-raw/             its raw outputs (JSON lines, fio JSON, logs)
 #   perf/results/groups.json            consumer groups (perf/group_bench against tidelogd)
 #   perf/results/groups-raw/            its raw outputs (JSON lines, logs)
+#   perf/results/metrics.json           cost of a 1 s /metrics scrape (kafka_load, 2,000 partitions)
+#   perf/results/metrics-raw/           its raw outputs (JSON lines, scrape logs, broker CPU)
 # and prints a markdown table to stdout (progress goes to stderr).
 #
-# --sections: comma-separated, from foundation, storage, kafka, groups (default
-# all of them; `all` = all four). --kafka-mock runs the kafka section
+# --sections: comma-separated, from foundation, storage, kafka, groups, metrics
+# (default all of them; `all` = all five). --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
 # and the tool, measures nothing about Tidelog).
 #
@@ -37,20 +39,26 @@
 #                          machine to be idle (< 10 % CPU incl. iowait over 1 s);
 #                          default 0: do not wait. For shared machines.
 #   TIDELOG_PERF_KAFKA_PORT, TIDELOG_PERF_ADMIN_PORT
-#                          tidelogd's ports in the kafka and groups sections (19092, 19644)
+#                          tidelogd's ports in the kafka, groups and metrics sections (19092, 19644)
 #   TIDELOG_PERF_FLUSH_FLAG
 #                          tidelogd's storage flush-mode flag (--flush-mode)
+#   TIDELOG_PERF_METRICS_TOPICS, TIDELOG_PERF_METRICS_PARTITIONS, TIDELOG_PERF_METRICS_RATE
+#                          metrics section: topics x partitions each (20 x 100), and the
+#                          produce rate in records/s of 1 KiB (5000)
+#   TIDELOG_PERF_METRICS_FLUSH
+#                          metrics section: tidelogd's flush mode (none)
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups|all] [--kafka-mock]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics|all] [--kafka-mock]" >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
-sections=foundation,storage,kafka,groups
+all_sections=foundation,storage,kafka,groups,metrics
+sections=$all_sections
 kafka_mock=0
 shift
 while [[ $# -gt 0 ]]; do
@@ -63,10 +71,10 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
-[[ $sections == all ]] && sections=foundation,storage,kafka,groups
+[[ $sections == all ]] && sections=$all_sections
 for section in ${sections//,/ }; do
     case "$section" in
-        foundation | storage | kafka | groups) ;;
+        foundation | storage | kafka | groups | metrics) ;;
         *) usage ;;
     esac
 done
@@ -119,6 +127,10 @@ fi
 group_bench_bin=$build_dir/perf/group_bench
 if has_section groups; then
     [[ -x $group_bench_bin ]] || die "$group_bench_bin not built (ninja -C BUILD perf/group_bench)"
+    [[ -x $broker_bin ]] || die "$broker_bin not built"
+fi
+if has_section metrics; then
+    [[ -x $kafka_load_bin ]] || die "$kafka_load_bin not built (needs librdkafka-dev)"
     [[ -x $broker_bin ]] || die "$broker_bin not built"
 fi
 command -v fio >/dev/null || die "fio not installed (apt-get install fio, or ./tidelog deps)"
@@ -513,5 +525,156 @@ if has_section groups; then
     "$python" "$perf_dir/summarize.py" groups \
         --raw-dir "$groups_raw_dir" --out "$results_dir/groups.json" --mode "$mode" \
         --build-dir "$build_dir" --data-dir "$data_dir" --broker-settings "smp=2 ${group_flags[*]}" \
+        --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
+fi
+
+# ---- Metrics (issue 7): what a 1 s Prometheus scrape costs produce latency ----
+# One tidelogd (--smp 2, small preallocated segments) holding 2,000 partitions
+# (20 topics x 100, every one in /metrics with metrics_per_partition on; flush
+# mode none unless TIDELOG_PERF_METRICS_FLUSH says otherwise), and
+# kafka_load latency at a fixed rate of 1 KiB records into one of the topics
+# (acks=all), with and without a scraper that GETs /metrics every second as
+# Prometheus would (metrics_scraper.py: fixed schedule, not 1 s after the last
+# answer). The scraper stands in for Prometheus so that the 2 cores measure the
+# broker's cost of rendering and sending /metrics, not Prometheus' ingestion.
+# Conditions alternate A-B then B-A on the same broker; each run is a separate
+# kafka_load invocation. Reported: produce ack latency (produce() to delivery
+# report) and end-to-end p50/p99, the broker's CPU per condition, and the
+# scrape's duration and size. Nothing is asserted.
+if has_section metrics; then
+    metrics_raw_dir=$results_dir/metrics-raw
+    kafka_port=${TIDELOG_PERF_KAFKA_PORT:-19092}
+    admin_port=${TIDELOG_PERF_ADMIN_PORT:-19644}
+    metrics_broker_dir=$data_dir/metrics-broker
+    broker_flush_flag=${TIDELOG_PERF_FLUSH_FLAG:---flush-mode}
+    metrics_topics=${TIDELOG_PERF_METRICS_TOPICS:-20}
+    metrics_partitions=${TIDELOG_PERF_METRICS_PARTITIONS:-100}
+    # Segments are preallocated whole: 2 MiB each keeps 2,000 partitions at 4 GiB.
+    metrics_segment_bytes=$(( 2 << 20 ))
+    metrics_rate=${TIDELOG_PERF_METRICS_RATE:-5000}
+    # Flush mode none: acks=all then waits for no fdatasync, so the latency
+    # shows the CPU a scrape takes instead of group commit's cadence.
+    metrics_flush=${TIDELOG_PERF_METRICS_FLUSH:-none}
+    if [[ $quick -eq 1 ]]; then
+        metrics_reps=2 metrics_seconds=6 metrics_warmup=2
+    else
+        metrics_reps=5 metrics_seconds=15 metrics_warmup=3
+    fi
+    rm -rf "$metrics_raw_dir" "$metrics_broker_dir"
+    mkdir -p "$metrics_raw_dir" "$metrics_broker_dir"
+    metrics_needed_kib=$(( (metrics_topics * metrics_partitions + 100) * metrics_segment_bytes / 1024
+                           + 2 * 1024 * 1024 ))
+    available_kib=$(df -Pk "$data_dir" | awk 'NR == 2 { print $4 }')
+    (( available_kib > metrics_needed_kib )) ||
+        die "$data_dir: the metrics section needs $metrics_needed_kib KiB free, have $available_kib"
+    metrics_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+    ! metrics_port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
+    ! metrics_port_open "$admin_port" || die "127.0.0.1:$admin_port is in use (TIDELOG_PERF_ADMIN_PORT)"
+    wait_for_quiet
+    "$broker_bin" --data-dir "$metrics_broker_dir" --kafka-addr "127.0.0.1:$kafka_port" \
+        --admin-addr "127.0.0.1:$admin_port" --smp 2 "$broker_flush_flag" "$metrics_flush" \
+        --log-segment-bytes "$metrics_segment_bytes" \
+        --offsets-topic-segment-bytes "$metrics_segment_bytes" \
+        >"$metrics_raw_dir/tidelogd.log" 2>&1 &
+    metrics_broker_pid=$!
+    metrics_scraper_pid=
+    stop_metrics_scraper() {
+        [[ -n ${metrics_scraper_pid:-} ]] || return 0
+        kill -TERM "$metrics_scraper_pid" 2>/dev/null || true
+        wait "$metrics_scraper_pid" 2>/dev/null || true
+        metrics_scraper_pid=
+    }
+    stop_metrics_broker() {
+        stop_metrics_scraper
+        [[ -n ${metrics_broker_pid:-} ]] || return 0
+        local pid=$metrics_broker_pid deadline=$(( SECONDS + 30 ))
+        metrics_broker_pid=
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do
+            (( SECONDS < deadline )) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+            sleep 0.05
+        done
+        wait "$pid" 2>/dev/null || log "warning: tidelogd (metrics) exited with status $?"
+    }
+    trap 'stop_metrics_broker; declare -F stop_groups_broker >/dev/null && stop_groups_broker;
+          declare -F stop_broker >/dev/null && stop_broker' EXIT
+    deadline=$(( SECONDS + 30 ))
+    until metrics_port_open "$kafka_port"; do
+        kill -0 "$metrics_broker_pid" 2>/dev/null ||
+            die "tidelogd exited before listening, see $metrics_raw_dir/tidelogd.log"
+        (( SECONDS < deadline )) || die "tidelogd not listening after 30s"
+        sleep 0.05
+    done
+    metrics_url=http://127.0.0.1:$admin_port/metrics
+    "$python" "$perf_dir/metrics_scraper.py" --url "$metrics_url" --count 1 \
+        --out "$metrics_raw_dir/scrape-check.jsonl" ||
+        die "tidelogd serves no /metrics on 127.0.0.1:$admin_port (see $metrics_raw_dir/scrape-check.jsonl)"
+    started=$(date +%s)
+    load_before=$(cut -d' ' -f1 /proc/loadavg)
+
+    # 20 topics x 100 partitions, each with some records (kafka_load creates them).
+    log "metrics: creating $metrics_topics topics x $metrics_partitions partitions"
+    for (( t = 0; t < metrics_topics; ++t )); do
+        "$kafka_load_bin" produce --bootstrap "127.0.0.1:$kafka_port" \
+            --topic "$(printf 'metrics-%02d' "$t")" --partitions "$metrics_partitions" \
+            --record-bytes 100 --records 2000 --runs 1 \
+            >>"$metrics_raw_dir/setup.log" 2>&1 ||
+            die "kafka_load could not fill topic $t, see $metrics_raw_dir/setup.log"
+    done
+    "$python" "$perf_dir/metrics_scraper.py" --url "$metrics_url" --count 1 \
+        --out "$metrics_raw_dir/scrape-setup.jsonl" || die "scraping $metrics_url failed"
+
+    clock_ticks=$(getconf CLK_TCK)
+    # CPU seconds tidelogd used so far (user + system).
+    broker_cpu_s() {
+        awk -v hz="$clock_ticks" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+            "/proc/$metrics_broker_pid/stat"
+    }
+    metrics_run() {  # condition rep
+        local condition=$1 rep=$2 status=0 cpu_before cpu_after wall_before wall_after
+        wait_for_quiet
+        if [[ $condition == scrape-1s ]]; then
+            "$python" "$perf_dir/metrics_scraper.py" --url "$metrics_url" --interval-s 1 \
+                --tag "rep=$rep" --out "$metrics_raw_dir/scrapes.jsonl" &
+            metrics_scraper_pid=$!
+        fi
+        cpu_before=$(broker_cpu_s)
+        wall_before=$(date +%s.%N)
+        "$kafka_load_bin" latency --bootstrap "127.0.0.1:$kafka_port" --topic metrics-00 \
+            --partitions "$metrics_partitions" --record-bytes 1024 --acks all \
+            --rate "$metrics_rate" --seconds "$metrics_seconds" \
+            --warmup-seconds "$metrics_warmup" --runs 1 \
+            --tag "scrape=$condition" --tag "rep=$rep" \
+            --json-out "$metrics_raw_dir/kafka_load.jsonl" \
+            >>"$metrics_raw_dir/kafka_load.log" 2>&1 || status=$?
+        cpu_after=$(broker_cpu_s)
+        wall_after=$(date +%s.%N)
+        stop_metrics_scraper
+        echo "{\"scrape\": \"$condition\", \"rep\": $rep, \"broker_cpu_s\": $(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { printf "%.2f", b - a }'), \"wall_s\": $(awk -v a="$wall_before" -v b="$wall_after" 'BEGIN { printf "%.3f", b - a }'), \"status\": $status}" \
+            >>"$metrics_raw_dir/runs.jsonl"
+        (( status == 0 )) ||
+            log "warning: kafka_load ($condition, run $rep) exited with $status, see $metrics_raw_dir/kafka_load.log"
+    }
+    log "metrics: $metrics_reps x (no scrape, 1 s scrape), ${metrics_rate} records/s of 1 KiB," \
+        "${metrics_seconds}s each"
+    for (( rep = 1; rep <= metrics_reps; ++rep )); do
+        if (( rep % 2 == 1 )); then
+            metrics_run none "$rep"
+            metrics_run scrape-1s "$rep"
+        else
+            metrics_run scrape-1s "$rep"
+            metrics_run none "$rep"
+        fi
+    done
+    stop_metrics_broker
+    rm -rf "$metrics_broker_dir"
+    load_after=$(cut -d' ' -f1 /proc/loadavg)
+    elapsed=$(( $(date +%s) - started ))
+    log "metrics: done in ${elapsed}s"
+    "$python" "$perf_dir/summarize.py" metrics \
+        --raw-dir "$metrics_raw_dir" --out "$results_dir/metrics.json" --mode "$mode" \
+        --build-dir "$build_dir" --data-dir "$data_dir" \
+        --partitions "$(( metrics_topics * metrics_partitions ))" --rate "$metrics_rate" \
+        --flush "$metrics_flush" --topic-partitions "$metrics_partitions" \
         --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
 fi

@@ -4,7 +4,10 @@
 `summarize.py kafka ...` summarises run.sh's kafka section instead (the JSON
 lines of perf/kafka_load and the fio runs of the disk limit): kafka.json +
 markdown out. `summarize.py groups ...` does the same for the groups section
-(perf/group_bench's JSON lines): groups.json + markdown out.
+(perf/group_bench's JSON lines): groups.json + markdown out, and
+`summarize.py metrics ...` for the metrics section (kafka_load latency runs
+with and without a 1 s /metrics scrape, metrics_scraper.py's lines, the
+broker's CPU per run): metrics.json + markdown out.
 
 Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
 and, per block size and queue depth, the JSON of every fio run and every
@@ -521,7 +524,128 @@ def groups_main(argv):
     print_groups_markdown(summary)
 
 
+# ---- metrics section (kafka_load latency with and without a 1 s scrape) ----
+
+def read_json_lines(path):
+    """The parsable JSON objects of a JSON-lines file ([] when it is missing)."""
+    entries = []
+    try:
+        with open(path) as f:
+            for text in f:
+                try:
+                    entries.append(json.loads(text))
+                except ValueError:
+                    pass  # a line cut short by a stopped writer
+    except OSError:
+        pass
+    return entries
+
+
+def metrics_results(raw_dir):
+    """Per condition (`scrape` tag): statistics over runs of the latency run lines,
+    the broker's CPU share, and the scrapes' duration and size."""
+    runs = [r for r in read_json_lines(os.path.join(raw_dir, "kafka_load.jsonl"))
+            if r.get("tool") == "kafka_load" and r.get("type") == "run"]
+    cpu = read_json_lines(os.path.join(raw_dir, "runs.jsonl"))
+    scrapes = read_json_lines(os.path.join(raw_dir, "scrapes.jsonl"))
+    conditions = {}
+    for condition in sorted({r["tags"].get("scrape", "") for r in runs}, key=lambda c: c != "none"):
+        samples = [r for r in runs if r["tags"].get("scrape") == condition]
+        case = {"runs": len(samples),
+                "failed": sum(r.get("delivery_errors", 0) + r.get("consume_errors", 0)
+                              + r.get("missing", 0) for r in samples)}
+        for key in ("p50", "p99", "p99_9", "max"):
+            case[f"ack_{key}_us"] = stats_of([r["ack_latency_us"][key] for r in samples])
+            case[f"latency_{key}_us"] = stats_of([r["latency_us"][key] for r in samples])
+        shares = [c["broker_cpu_s"] / c["wall_s"] for c in cpu
+                  if c.get("scrape") == condition and c.get("wall_s")]
+        if shares:
+            case["broker_cpu_cores"] = stats_of(shares)
+        conditions[condition] = case
+    ok = [s for s in scrapes if s.get("status") == 200]
+    scrape = {"count": len(scrapes), "failed": len(scrapes) - len(ok)}
+    if ok:
+        scrape["seconds"] = stats_of([s["seconds"] for s in ok])
+        scrape["seconds"]["p99"] = sorted(s["seconds"] for s in ok)[
+            min(len(ok) - 1, int(len(ok) * 0.99))]
+        scrape["bytes"] = stats_of([s["bytes"] for s in ok])
+        scrape["samples"] = stats_of([s["samples"] for s in ok])
+    return conditions, scrape
+
+
+def print_metrics_markdown(summary):
+    m = summary["machine"]
+    out = [f"## Metrics scrape cost ({summary['mode']})\n",
+           f"{m['cpu_model']}, {m['cpus_online']} CPUs, kernel {m['kernel']}, "
+           f"build {m['buildtype']}; load average {summary['load_average']['before']} before, "
+           f"{summary['load_average']['after']} after. tidelogd --smp 2, flush mode "
+           f"{summary['flush_mode']}, {summary['partitions']} partitions "
+           f"(metrics_per_partition on); kafka_load latency, {summary['rate_per_s']} records/s "
+           f"of 1 KiB, acks=all, into one topic of {summary['topic_partitions']} partitions; the "
+           f"scrape is a GET of /metrics every second. Median [min-max] over runs, conditions "
+           f"alternated.\n",
+           "| scrape | runs | produce ack p50, ms | produce ack p99, ms | end-to-end p99, ms | "
+           "end-to-end p99.9, ms | tidelogd CPU, cores | failed |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for condition, c in summary["conditions"].items():
+        cpu = spread_cell(c["broker_cpu_cores"], 1.0, "{:.2f}") if "broker_cpu_cores" in c else "-"
+        out.append(f"| {condition} | {c['runs']} | {spread_cell(c['ack_p50_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['ack_p99_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['latency_p99_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['latency_p99_9_us'], 1e3, '{:.2f}')} | {cpu} | {c['failed']} |")
+    if not summary["conditions"]:
+        out.append("| no kafka_load results (see kafka_load.log in the raw directory) | | | | | | | |")
+    s = summary["scrape"]
+    if s["count"] and "seconds" not in s:
+        out.append(f"\nScrapes: {s['count']}, all failed (see scrapes.jsonl in the raw directory).")
+    if "seconds" in s:
+        out.append(f"\nScrapes: {s['count']} ({s['failed']} failed); duration median "
+                   f"{s['seconds']['median'] * 1e3:.1f} ms, p99 {s['seconds']['p99'] * 1e3:.1f} ms, "
+                   f"max {s['seconds']['max'] * 1e3:.1f} ms; {s['bytes']['median'] / 1e3:.0f} kB and "
+                   f"{s['samples']['median']:.0f} samples each.")
+    print("\n".join(out) + "\n")
+
+
+def metrics_main(argv):
+    parser = argparse.ArgumentParser(prog="summarize.py metrics",
+                                     description="Summarises run.sh's metrics section.")
+    parser.add_argument("--raw-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--partitions", type=int, required=True)
+    parser.add_argument("--rate", type=int, required=True)
+    parser.add_argument("--flush", required=True)
+    parser.add_argument("--topic-partitions", type=int, required=True)
+    parser.add_argument("--load-before", required=True)
+    parser.add_argument("--load-after", required=True)
+    parser.add_argument("--elapsed-s", type=int, required=True)
+    args = parser.parse_args(argv)
+    conditions, scrape = metrics_results(args.raw_dir)
+    summary = {
+        "mode": args.mode,
+        "machine": machine(args.build_dir, args.data_dir),
+        "partitions": args.partitions,
+        "rate_per_s": args.rate,
+        "flush_mode": args.flush,
+        "topic_partitions": args.topic_partitions,
+        "load_average": {"before": args.load_before, "after": args.load_after},
+        "elapsed_s": args.elapsed_s,
+        "conditions": conditions,
+        "scrape": scrape,
+        "raw_dir": args.raw_dir,
+    }
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print_metrics_markdown(summary)
+
+
 def main():
+    if sys.argv[1:2] == ["metrics"]:
+        metrics_main(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["groups"]:
         groups_main(sys.argv[2:])
         return

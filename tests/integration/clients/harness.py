@@ -9,8 +9,14 @@ protocol records as one JUnit case each.
 
 Environment: TIDELOGD is the broker binary (set by meson); TIDELOG_NODE_DEPS
 is where kafkajs is installed for the kafkajs tests.
+
+`Prometheus` runs a real Prometheus server (Debian's /usr/bin/prometheus, from
+`./tidelog deps`) on a free loopback port with its storage in a temporary
+directory, scraping given targets, and answers instant queries through its
+HTTP API.
 """
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -22,6 +28,9 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
 
 PYTHON = "/usr/bin/python3"
 READY_TIMEOUT_S = 30.0
@@ -260,6 +269,146 @@ def elapsed():
     yield lambda: time.monotonic() - start
 
 
+# ---- Prometheus -------------------------------------------------------------
+
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+PROMETHEUS_READY_TIMEOUT_S = 30.0
+
+
+def free_port():
+    """A loopback port that was free a moment ago, for servers that bind without
+    SO_REUSEPORT or SO_REUSEADDR (reserved_port's hold would make their bind
+    fail); the caller retries when another process took it meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout_s=10):
+    """(status, body as text) of a GET; HTTP error statuses are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            return answer.status, answer.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+class Prometheus:
+    """A real Prometheus server scraping `targets` (HOST:PORT of /metrics) as job
+    `job` every `scrape_interval`, with its TSDB in a fresh temporary directory that
+    close() removes. start() returns once /-/ready answers 200."""
+
+    def __init__(self, targets, scrape_interval="1s", job="tidelog"):
+        self.targets = list(targets)
+        self.scrape_interval = scrape_interval
+        self.job = job
+        self.temp_dir = pathlib.Path(tempfile.mkdtemp(prefix="tidelog-prometheus-"))
+        self.config_path = self.temp_dir / "prometheus.yml"
+        self.port = None
+        self.process = None
+        self.log_path = self.temp_dir / "prometheus.log"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def config_text(self):
+        targets = "".join(f"          - {t}\n" for t in self.targets)
+        return (f"global:\n  scrape_interval: {self.scrape_interval}\n"
+                f"  evaluation_interval: {self.scrape_interval}\n"
+                f"scrape_configs:\n  - job_name: {self.job}\n"
+                f"    static_configs:\n      - targets:\n{targets}")
+
+    def start(self):
+        if not os.access(PROMETHEUS, os.X_OK):
+            raise AssertionError(f"{PROMETHEUS} is not installed (./tidelog deps installs prometheus)")
+        self.config_path.write_text(self.config_text())
+        for _ in range(3):  # a port taken between our probe and Prometheus' bind: retry
+            self.port = free_port()
+            if self._start_once():
+                return self
+        raise AssertionError(f"prometheus did not start; log:\n{self.log_text()}")
+
+    def _start_once(self):
+        args = [PROMETHEUS, f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.temp_dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + PROMETHEUS_READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if http_get(f"{self.url}/-/ready", timeout_s=2)[0] == 200:
+                    return True
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"prometheus not ready within {PROMETHEUS_READY_TIMEOUT_S} s:\n"
+                             f"{self.log_text()}")
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def api(self, path, **params):
+        """GET /api/v1/PATH; returns `data` of a successful answer. A failed one
+        (a PromQL parse error, say) raises AssertionError with Prometheus' message."""
+        query = urllib.parse.urlencode(params, doseq=True)
+        status, body = http_get(f"{self.url}/api/v1/{path}?{query}")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise AssertionError(f"/api/v1/{path}: HTTP {status}, not JSON: {body[:500]}")
+        if answer.get("status") != "success":
+            raise AssertionError(f"/api/v1/{path} {params}: {answer.get('errorType')}: "
+                                 f"{answer.get('error')}")
+        return answer["data"]
+
+    def query(self, expr):
+        """Instant query: [(labels dict, float value)]; a scalar is one unlabelled row."""
+        data = self.api("query", query=expr)
+        if data["resultType"] == "scalar":
+            return [({}, float(data["result"][1]))]
+        if data["resultType"] == "vector":
+            return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+        raise AssertionError(f"{expr}: unexpected result type {data['resultType']}")
+
+    def value(self, expr):
+        """The value of a query that yields one sample, or None when it yields none."""
+        rows = self.query(expr)
+        assert len(rows) <= 1, f"{expr}: {len(rows)} series, expected at most one: {rows[:5]}"
+        return rows[0][1] if rows else None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT_S."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def close(self):
+        """Stops the server and removes its temporary directory."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 # ---- kafkajs, run through node ---------------------------------------------
 
 KAFKAJS_VERSION = "2.2.4"
@@ -302,7 +451,6 @@ def node_deps_dir():
 
 def kafkajs(request, timeout_s=60):
     """Runs one kafkajs_client.js operation; returns its JSON answer."""
-    import json
     deps = node_deps_dir()
     env = dict(os.environ, NODE_PATH=str(deps / "node_modules"),
                KAFKAJS_NO_PARTITIONER_WARNING="1")
