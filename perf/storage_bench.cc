@@ -72,8 +72,25 @@ struct append_run {
     std::string error;
 };
 
+// Stamps an idempotent producer's fields (or none: producer id -1) and the
+// CRC, as a client does for each batch it sends: both variants of the append
+// benchmark pay the same CRC, so they differ only by the producer-state check.
+void stamp_batch(std::vector<std::byte>& batch, int64_t producer_id, int32_t sequence) {
+    auto put = [&](size_t at, uint64_t value, size_t bytes) {
+        for (size_t i = 0; i < bytes; ++i) {
+            batch[at + i] = static_cast<std::byte>((value >> (8 * (bytes - 1 - i))) & 0xff);
+        }
+    };
+    const bool idempotent = producer_id >= 0;
+    put(storage::batch_field::producer_id, static_cast<uint64_t>(producer_id), 8);
+    put(storage::batch_field::producer_epoch, idempotent ? 0 : 0xffff, 2);
+    put(storage::batch_field::base_sequence,
+        idempotent ? static_cast<uint32_t>(sequence) : 0xffffffffu, 4);
+    storage::recompute_crc(batch);
+}
+
 task<append_run> run_appends(std::string directory, flush_mode mode, size_t record_bytes,
-                             size_t batch_bytes, int appenders) {
+                             size_t batch_bytes, int appenders, bool idempotent = false) {
     reactor::shard_executor executor;
     auto& ring = reactor::shard::local().io();
     auto pool = uring::registered_buffer_pool::create(ring, 4 << 20, 8);
@@ -90,16 +107,20 @@ task<append_run> run_appends(std::string directory, flush_mode mode, size_t reco
     uint64_t issued = 0;
     countdown done(static_cast<size_t>(appenders));
     std::string error;
-    auto appender = [&]() -> task<void> {
+    auto appender = [&](int64_t producer_id) -> task<void> {
+        std::vector<std::byte> mine = batch;
+        int32_t sequence = 0;
         while (issued < total_batches && error.empty()) {
             ++issued;
-            auto appended = co_await log.append(batch);
+            stamp_batch(mine, idempotent ? producer_id : -1, sequence);
+            sequence += records_per_batch;
+            auto appended = co_await log.append(mine);
             if (!appended) error = appended.error().message();
         }
         done.arrive();
     };
     const auto start = bench_clock::now();
-    for (int a = 0; a < appenders; ++a) executor.spawn(appender());
+    for (int a = 0; a < appenders; ++a) executor.spawn(appender(1000 + a));
     co_await done.wait();
     append_run run;
     run.elapsed_ns = elapsed_ns(start);
@@ -117,6 +138,8 @@ void bm_append(benchmark::State& state) {
     const auto batch_bytes = static_cast<size_t>(state.range(1)) * 1024;
     const auto mode = static_cast<flush_mode>(state.range(2));
     const auto appenders = static_cast<int>(state.range(3));
+    // append_idempotence: each appender an idempotent producer (1) or not (0).
+    const bool idempotent = state.range(4) == 1;
     reactor::reactor_options options;
     options.polling = reactor::poll_mode::adaptive;
     auto group = start_shards(state, options);
@@ -128,7 +151,7 @@ void bm_append(benchmark::State& state) {
     for (auto _ : state) {
         const std::string directory = fresh_directory("append");
         const append_run run = group->run_on(0, [&] {
-            return run_appends(directory, mode, record_bytes, batch_bytes, appenders);
+            return run_appends(directory, mode, record_bytes, batch_bytes, appenders, idempotent);
         });
         if (!run.error.empty()) {
             state.SkipWithError(run.error.c_str());
@@ -147,7 +170,9 @@ void bm_append(benchmark::State& state) {
     state.counters["fdatasyncs_per_s"] = per_iteration_mean(syncs_per_s);
     state.counters["appends_per_fdatasync"] = per_iteration_mean(appends_per_sync);
     const char* names[] = {"group", "interval", "none"};
-    state.SetLabel(names[state.range(2)]);
+    std::string label = names[state.range(2)];
+    if (state.range(4) >= 0) label += state.range(4) == 1 ? " idempotent" : " plain";
+    state.SetLabel(label);
 }
 
 struct read_run {
@@ -302,15 +327,32 @@ void bm_recovery(benchmark::State& state) {
 }
 
 void register_benchmarks() {
-    // record bytes, batch KiB, flush mode (0 group, 1 interval, 2 none), appenders
+    // record bytes, batch KiB, flush mode (0 group, 1 interval, 2 none), appenders,
+    // idempotent (-1: plain batches as they are built, 0/1: see append_idempotence)
     auto* append = benchmark::RegisterBenchmark("append", bm_append);
     for (int64_t record : {100, 1024}) {
         for (int64_t batch_kib : {16, 64, 256, 1024}) {
-            for (int64_t mode : {0, 1, 2}) append->Args({record, batch_kib, mode, 8});
-            append->Args({record, batch_kib, 0, 32});  // group commit with more producers
+            // The last argument -1: not the idempotence comparison.
+            for (int64_t mode : {0, 1, 2}) append->Args({record, batch_kib, mode, 8, -1});
+            append->Args({record, batch_kib, 0, 32, -1});  // group commit with more producers
         }
     }
     append->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+    // The producer-state check's cost: the same appends as plain batches and as
+    // idempotent producers' batches (8 producers; both stamp and CRC each
+    // batch as a client would). Small batches show a per-batch cost most.
+    auto* idempotence = benchmark::RegisterBenchmark("append_idempotence", bm_append);
+    for (int64_t record : {100, 1024}) {
+        for (int64_t batch_kib : {16, 256}) {
+            for (int64_t mode : {0, 2}) {
+                for (int64_t idempotent : {0, 1}) {
+                    idempotence->Args({record, batch_kib, mode, 8, idempotent});
+                }
+            }
+        }
+    }
+    idempotence->UseManualTime()->Unit(benchmark::kMillisecond)->Repetitions(3)
+        ->Iterations(1);
     benchmark::RegisterBenchmark("read", bm_read)
         ->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
     benchmark::RegisterBenchmark("recovery", bm_recovery)
