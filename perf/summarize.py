@@ -7,7 +7,9 @@ markdown out. `summarize.py groups ...` does the same for the groups section
 (perf/group_bench's JSON lines): groups.json + markdown out, and
 `summarize.py metrics ...` for the metrics section (kafka_load latency runs
 with and without a 1 s /metrics scrape, metrics_scraper.py's lines, the
-broker's CPU per run): metrics.json + markdown out.
+broker's CPU per run): metrics.json + markdown out. `summarize.py peers ...`
+summarises perf/peers.sh (Tidelog against Redis Streams and NATS JetStream,
+with the machine's limits): see perf/peers_report.py.
 
 Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
 and, per block size and queue depth, the JSON of every fio run and every
@@ -643,6 +645,10 @@ def metrics_main(argv):
 
 
 def main():
+    if sys.argv[1:2] == ["peers"]:
+        import peers_report  # perf/peers_report.py, next to this file
+        peers_report.main(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["metrics"]:
         metrics_main(sys.argv[2:])
         return
