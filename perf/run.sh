@@ -11,10 +11,14 @@
 #   perf/results/groups-raw/            its raw outputs (JSON lines, logs)
 #   perf/results/metrics.json           cost of a 1 s /metrics scrape (kafka_load, 2,000 partitions)
 #   perf/results/metrics-raw/           its raw outputs (JSON lines, scrape logs, broker CPU)
+#   perf/results/peers.json, peers.md   Tidelog against Redis Streams and NATS JetStream,
+#   perf/results/peers-*.png            with the machine's limits (perf/peers.sh)
+#   perf/results/peers-raw/             its raw outputs
 # and prints a markdown table to stdout (progress goes to stderr).
 #
-# --sections: comma-separated, from foundation, storage, kafka, groups, metrics
-# (default all of them; `all` = all five). --kafka-mock runs the kafka section
+# --sections: comma-separated, from foundation, storage, kafka, groups, metrics,
+# peers (default all of them; `all` = all six). `peers` is perf/peers.sh, which
+# ./tidelog bench runs alone by default. --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
 # and the tool, measures nothing about Tidelog).
 #
@@ -50,14 +54,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics|all] [--kafka-mock]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics,peers|all] [--kafka-mock]" >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
-all_sections=foundation,storage,kafka,groups,metrics
+all_sections=foundation,storage,kafka,groups,metrics,peers
 sections=$all_sections
 kafka_mock=0
 shift
@@ -74,7 +78,7 @@ done
 [[ $sections == all ]] && sections=$all_sections
 for section in ${sections//,/ }; do
     case "$section" in
-        foundation | storage | kafka | groups | metrics) ;;
+        foundation | storage | kafka | groups | metrics | peers) ;;
         *) usage ;;
     esac
 done
@@ -677,4 +681,18 @@ if has_section metrics; then
         --partitions "$(( metrics_topics * metrics_partitions ))" --rate "$metrics_rate" \
         --flush "$metrics_flush" --topic-partitions "$metrics_partitions" \
         --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
+fi
+
+# ---- Peers (issue 10): Tidelog against Redis Streams and NATS JetStream ----
+# perf/peers.sh: the machine's limits (fio, fdatasync, iperf3, memcpy) and
+# produce, consume and latency runs alternated between the three systems at
+# matched durability; results/peers.json, peers.md and peers-*.png. It starts
+# and stops its own servers, so it runs after every other section's broker
+# has stopped.
+if has_section peers; then
+    peers_args=()
+    [[ $quick -eq 1 ]] && peers_args+=(--quick)
+    peers_command=${TIDELOG_PERF_COMMAND:-"perf/run.sh $(basename "$build_dir") --sections $sections${peers_args[*]:+ --quick}"}
+    TIDELOG_PERF_DIR=$data_dir TIDELOG_PERF_RESULTS=$results_dir PYTHON=$python \
+        TIDELOG_PERF_COMMAND=$peers_command "$perf_dir/peers.sh" "$build_dir" "${peers_args[@]}"
 fi
