@@ -13,6 +13,14 @@
 //             records/s, ack latency (window handed to the client to the
 //             record's reply or ack).
 //
+//   latency   one thread sends --rate records/s on a fixed schedule (redis:
+//             XADDs written without waiting for replies, read as they come;
+//             nats: async publishes), each stamped with its *scheduled* send
+//             time; one consumer in the same process (XREAD BLOCK; an
+//             ephemeral push consumer without acks) reads them back: latency
+//             percentiles from the scheduled time, missing, duplicated and
+//             reordered records per partition, as kafka_load.
+//
 // Durability is the server's: Redis acknowledges an XADD after its
 // appendfsync policy, JetStream after its sync_interval (see README.md).
 // Exit status: 0 on success, 1 when a check failed, 2 on a usage error, an
@@ -22,6 +30,8 @@
 // (see load_support.h) and exits on the first server error.
 #include <hiredis/hiredis.h>
 #include <nats/nats.h>
+#include <poll.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -29,8 +39,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -662,6 +674,467 @@ void report_produce_summary(const load_options& options, const std::vector<produ
     sink.write(line);
 }
 
+// ---- latency mode ------------------------------------------------------------
+
+// Outstanding acks the latency sender may have (a bound, not a window).
+constexpr int64_t latency_max_pending = 1'000'000;
+constexpr int64_t latency_reply_timeout_ns = 30 * ns_per_s;
+constexpr int64_t consumer_wait_ms = 100;
+
+// The latency run's shared state. The sender thread writes the sender
+// fields, the consumer (main) thread the consumer fields; `expected_records`
+// hands over the end (the acked count, known after the last ack).
+struct latency_run {
+    uint64_t run_id = 0;
+    int64_t start_ns = 0;
+    int64_t warmup_end_ns = 0;
+    int64_t end_ns = 0;
+
+    // sender
+    int64_t records_sent = 0;
+    int64_t records_acked = 0;
+    log_linear_histogram send_lag_ns;     // scheduled time to handed to the client
+    log_linear_histogram ack_latency_ns;  // handed to the client to the reply or ack
+    std::vector<int64_t> sent_ns;         // nats: by record number, for the ack callback
+    std::atomic<int64_t> expected_records{-1};
+
+    // consumer
+    int64_t received = 0;
+    int64_t measured = 0;
+    int64_t duplicated = 0;
+    int64_t reordered = 0;
+    int64_t foreign = 0;  // not ours (another run or writer)
+    std::vector<partition_check> partitions;
+    log_linear_histogram latency_ns;  // scheduled send time to received
+
+    int64_t unique_received() const { return received - duplicated; }
+    // Acked but not read back before the drain deadline.
+    int64_t missing() const {
+        return std::max<int64_t>(0, expected_records.load() - unique_received());
+    }
+    int64_t failures() const { return missing() + duplicated + reordered; }
+};
+
+int64_t scheduled_send_ns(const load_options& options, const latency_run& run, int64_t i) {
+    return run.start_ns +
+           static_cast<int64_t>(static_cast<__int128>(i) * ns_per_s / options.rate_per_s);
+}
+
+// Stamps record i (partition i % partitions) into `payload`.
+void stamp(std::vector<std::byte>& payload, const latency_run& run, int64_t scheduled_ns,
+           std::vector<uint64_t>& next_sequence, int32_t partition) {
+    const record_header header{run.run_id, scheduled_ns,
+                               next_sequence[static_cast<size_t>(partition)]++, partition, 0};
+    std::memcpy(payload.data(), &header, sizeof header);
+}
+
+void check_record(latency_run& run, int32_t partition, const void* data, size_t bytes,
+                  int64_t now_ns) {
+    record_header header{};
+    if (bytes < sizeof header) {
+        ++run.foreign;
+        return;
+    }
+    std::memcpy(&header, data, sizeof header);
+    if (header.run_id != run.run_id || header.partition != partition || partition < 0 ||
+        static_cast<size_t>(partition) >= run.partitions.size()) {
+        ++run.foreign;
+        return;
+    }
+    ++run.received;
+    partition_check& check = run.partitions[static_cast<size_t>(partition)];
+    if (header.sequence >= check.seen.size()) {
+        check.seen.resize(std::max<size_t>(header.sequence + 1, check.seen.size() * 2), false);
+    }
+    if (check.seen[header.sequence]) {
+        ++run.duplicated;
+        return;
+    }
+    check.seen[header.sequence] = true;
+    if (header.sequence + 1 < check.highest_plus_one) ++run.reordered;
+    check.highest_plus_one = std::max(check.highest_plus_one, header.sequence + 1);
+    if (header.scheduled_send_ns >= run.warmup_end_ns) {
+        run.latency_ns.record(now_ns - header.scheduled_send_ns);
+        ++run.measured;
+    }
+}
+
+// The number after the last `separator` of a key or subject, or -1.
+int32_t partition_of(std::string_view name, char separator) {
+    const size_t at = name.rfind(separator);
+    if (at == std::string_view::npos) return -1;
+    auto parsed = parse_number<int32_t>("partition", name.substr(at + 1), 0, max_partitions);
+    return parsed ? *parsed : -1;
+}
+
+// Redis sender: one connection, XADDs written on the schedule without
+// waiting for replies, which are read whenever the socket has some (so the
+// schedule never waits for a round trip).
+class redis_pipelined_sender {
+public:
+    redis_pipelined_sender(redisContext* context, latency_run& run)
+        : _context(context), _run(run) {}
+
+    void sent() { _in_flight_ns.push_back(monotonic_ns()); }
+
+    void flush() {
+        int done = 0;
+        while (done == 0) {
+            if (redisBufferWrite(_context, &done) != REDIS_OK) {
+                fail(fmt::format("redis: XADD: {}", _context->errstr));
+            }
+        }
+    }
+
+    // Reads replies until `deadline_ns` (now: only what is there already).
+    void serve_until(int64_t deadline_ns) {
+        for (;;) {
+            const int64_t wait_ns = std::max<int64_t>(0, deadline_ns - monotonic_ns());
+            const timespec timeout{static_cast<time_t>(wait_ns / ns_per_s),
+                                   static_cast<long>(wait_ns % ns_per_s)};
+            pollfd descriptor{_context->fd, POLLIN, 0};
+            const int ready = ppoll(&descriptor, 1, &timeout, nullptr);
+            if (ready < 0 && errno != EINTR) fail(fmt::format("ppoll: {}", std::strerror(errno)));
+            if (ready > 0) read_replies();
+            if (wait_ns == 0 || monotonic_ns() >= deadline_ns) return;
+        }
+    }
+
+    void drain() {
+        const int64_t deadline_ns = monotonic_ns() + latency_reply_timeout_ns;
+        while (!_in_flight_ns.empty()) {
+            if (monotonic_ns() > deadline_ns) fail("redis: XADD: no reply within 30 s");
+            serve_until(std::min(deadline_ns, monotonic_ns() + 100 * ns_per_ms));
+        }
+    }
+
+private:
+    void read_replies() {
+        if (redisBufferRead(_context) != REDIS_OK) {
+            fail(fmt::format("redis: XADD: {}", _context->errstr));
+        }
+        for (;;) {
+            void* raw = nullptr;
+            if (redisGetReplyFromReader(_context, &raw) != REDIS_OK) {
+                fail(fmt::format("redis: XADD: {}", _context->errstr));
+            }
+            if (raw == nullptr) return;
+            const redis_reply_ptr reply(static_cast<redisReply*>(raw));
+            if (reply->type == REDIS_REPLY_ERROR) fail(fmt::format("redis: XADD: {}", reply->str));
+            TL_ASSERT(!_in_flight_ns.empty(), "a reply without a command");
+            _run.ack_latency_ns.record(monotonic_ns() - _in_flight_ns.front());
+            _in_flight_ns.pop_front();
+            ++_run.records_acked;
+        }
+    }
+
+    redisContext* _context;
+    latency_run& _run;
+    std::deque<int64_t> _in_flight_ns;
+};
+
+// Sends on the schedule start + i / rate. When behind, it sends at once
+// without skipping: the lag stays in the latency, measured from the
+// scheduled time (no coordinated omission).
+void redis_send_on_schedule(const load_options& options, latency_run& run) {
+    const redis_context_ptr context = redis_connect(options);
+    std::vector<std::string> keys;
+    for (int32_t p = 0; p < options.partitions; ++p) keys.push_back(redis_key(options, p));
+    std::vector<std::byte> payload = make_payload_pool(static_cast<size_t>(options.record_bytes));
+    std::vector<uint64_t> next_sequence(static_cast<size_t>(options.partitions), 0);
+    redis_pipelined_sender sender(context.get(), run);
+    for (int64_t i = 0;; ++i) {
+        const int64_t scheduled_ns = scheduled_send_ns(options, run, i);
+        if (scheduled_ns >= run.end_ns) break;
+        sender.serve_until(scheduled_ns);
+        const auto partition = static_cast<int32_t>(i % options.partitions);
+        stamp(payload, run, scheduled_ns, next_sequence, partition);
+        redis_append_xadd(context.get(), keys[static_cast<size_t>(partition)], payload.data(),
+                          payload.size());
+        sender.sent();
+        sender.flush();
+        run.send_lag_ns.record(monotonic_ns() - scheduled_ns);
+        ++run.records_sent;
+    }
+    sender.drain();
+    run.expected_records.store(run.records_acked);
+}
+
+// The last entry ID of each stream ("0-0" when empty or missing): the
+// consumer reads only what is added after.
+std::vector<std::string> redis_last_ids(const load_options& options, redisContext* context) {
+    std::vector<std::string> ids;
+    for (int32_t p = 0; p < options.partitions; ++p) {
+        const std::string key = redis_key(options, p);
+        const redis_reply_ptr reply(static_cast<redisReply*>(
+            redisCommand(context, "XREVRANGE %b + - COUNT 1", key.data(), key.size())));
+        if (!reply) fail(fmt::format("redis: XREVRANGE: {}", context->errstr));
+        if (reply->type == REDIS_REPLY_ERROR) fail(fmt::format("redis: XREVRANGE: {}", reply->str));
+        const bool empty = reply->type != REDIS_REPLY_ARRAY || reply->elements == 0;
+        ids.push_back(empty ? "0-0"
+                            : std::string(reply->element[0]->element[0]->str,
+                                          reply->element[0]->element[0]->len));
+    }
+    return ids;
+}
+
+// XREAD [BLOCK ms] COUNT n STREAMS keys... ids...; calls on_entry(partition,
+// data, bytes) for every entry's first value and moves the IDs on. Returns
+// the number of entries.
+template <typename on_entry_fn>
+int64_t redis_xread(const load_options& options, redisContext* context,
+                    const std::vector<std::string>& keys, std::vector<std::string>& ids,
+                    std::optional<int64_t> block_ms, on_entry_fn&& on_entry) {
+    std::vector<std::string> words = {"XREAD"};
+    if (block_ms) {
+        words.emplace_back("BLOCK");
+        words.push_back(std::to_string(*block_ms));
+    }
+    words.emplace_back("COUNT");
+    words.push_back(std::to_string(options.batch));
+    words.emplace_back("STREAMS");
+    words.insert(words.end(), keys.begin(), keys.end());
+    words.insert(words.end(), ids.begin(), ids.end());
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const std::string& word : words) {
+        argv.push_back(word.data());
+        lengths.push_back(word.size());
+    }
+    const redis_reply_ptr reply(static_cast<redisReply*>(
+        redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    if (!reply) fail(fmt::format("redis: XREAD: {}", context->errstr));
+    if (reply->type == REDIS_REPLY_ERROR) fail(fmt::format("redis: XREAD: {}", reply->str));
+    if (reply->type != REDIS_REPLY_ARRAY) return 0;  // nil: nothing (within BLOCK)
+    int64_t entries = 0;
+    for (size_t s = 0; s < reply->elements; ++s) {
+        const redisReply* stream = reply->element[s];
+        const int32_t partition =
+            partition_of(std::string_view(stream->element[0]->str, stream->element[0]->len), ':');
+        if (partition < 0 || partition >= options.partitions) fail("redis: XREAD: unknown key");
+        const redisReply* list = stream->element[1];
+        for (size_t e = 0; e < list->elements; ++e) {
+            const redisReply* entry = list->element[e];
+            const redisReply* fields = entry->element[1];
+            if (fields->elements < 2) fail("redis: XREAD: an entry without a value");
+            on_entry(partition, fields->element[1]->str, fields->element[1]->len);
+            ++entries;
+        }
+        if (list->elements > 0) {
+            const redisReply* last_id = list->element[list->elements - 1]->element[0];
+            ids[static_cast<size_t>(partition)].assign(last_id->str, last_id->len);
+        }
+    }
+    return entries;
+}
+
+// NATS sender: async publishes on the schedule; acks arrive on the
+// connection's thread.
+void on_latency_ack(jsCtx*, natsMsg* message, jsPubAck*, jsPubAckErr* error, void* closure) {
+    auto& run = *static_cast<latency_run*>(closure);
+    if (error != nullptr) {
+        fail(fmt::format("nats: publish ack: {} (JetStream error {}){}",
+                         natsStatus_GetText(error->Err), static_cast<int>(error->ErrCode),
+                         error->ErrText ? fmt::format(": {}", error->ErrText) : ""));
+    }
+    record_header header{};
+    TL_ASSERT(natsMsg_GetDataLength(message) >= static_cast<int>(sizeof header));
+    std::memcpy(&header, natsMsg_GetData(message), sizeof header);
+    const auto number =
+        static_cast<size_t>(header.sequence) * static_cast<size_t>(run.partitions.size()) +
+        static_cast<size_t>(header.partition);
+    TL_ASSERT(number < run.sent_ns.size());
+    run.ack_latency_ns.record(monotonic_ns() - run.sent_ns[number]);
+    ++run.records_acked;
+    natsMsg_Destroy(message);
+}
+
+void nats_send_on_schedule(const load_options& options, latency_run& run) {
+    nats_client client(options, on_latency_ack, &run, latency_max_pending);
+    std::vector<std::string> subjects;
+    for (int32_t p = 0; p < options.partitions; ++p) subjects.push_back(nats_subject(options, p));
+    std::vector<std::byte> payload = make_payload_pool(static_cast<size_t>(options.record_bytes));
+    std::vector<uint64_t> next_sequence(static_cast<size_t>(options.partitions), 0);
+    for (int64_t i = 0;; ++i) {
+        const int64_t scheduled_ns = scheduled_send_ns(options, run, i);
+        if (scheduled_ns >= run.end_ns) break;
+        sleep_until_ns(scheduled_ns);
+        const auto partition = static_cast<int32_t>(i % options.partitions);
+        stamp(payload, run, scheduled_ns, next_sequence, partition);
+        run.sent_ns[static_cast<size_t>(i)] = monotonic_ns();
+        const natsStatus status =
+            js_PublishAsync(client.context(), subjects[static_cast<size_t>(partition)].c_str(),
+                            payload.data(), static_cast<int>(payload.size()), nullptr);
+        if (status != NATS_OK) fail_nats("publish", status);
+        run.send_lag_ns.record(monotonic_ns() - scheduled_ns);
+        ++run.records_sent;
+    }
+    client.complete();
+    run.expected_records.store(run.records_acked);
+}
+
+// An ephemeral push consumer of TOPIC.> from the stream's end, without acks.
+struct nats_subscription_deleter {
+    void operator()(natsSubscription* subscription) const noexcept {
+        natsSubscription_Unsubscribe(subscription);
+        natsSubscription_Destroy(subscription);
+    }
+};
+using nats_subscription_ptr = std::unique_ptr<natsSubscription, nats_subscription_deleter>;
+
+nats_subscription_ptr nats_subscribe_new(const load_options& options, nats_client& client) {
+    jsSubOptions subscribe_options;
+    jsSubOptions_Init(&subscribe_options);
+    subscribe_options.Stream = options.topic.c_str();
+    subscribe_options.Config.DeliverPolicy = js_DeliverNew;
+    subscribe_options.Config.AckPolicy = js_AckNone;
+    const std::string subjects = options.topic + ".>";
+    natsSubscription* raw = nullptr;
+    jsErrCode code{};
+    const natsStatus status = js_SubscribeSync(&raw, client.context(), subjects.c_str(), nullptr,
+                                               &subscribe_options, &code);
+    if (status != NATS_OK) fail_nats("subscribe", status, code);
+    nats_subscription_ptr subscription(raw);
+    natsSubscription_SetPendingLimits(raw, 100'000'000, INT32_MAX);
+    return subscription;
+}
+
+// Receives until every acked record is back or the drain deadline passed.
+template <typename receive_fn>
+void consume_until_drained(const load_options& options, latency_run& run, receive_fn&& receive) {
+    int64_t drain_deadline_ns = INT64_MAX;
+    for (;;) {
+        receive();
+        const int64_t expected = run.expected_records.load();
+        if (expected < 0) continue;
+        if (run.unique_received() >= expected) return;
+        const int64_t now_ns = monotonic_ns();
+        if (drain_deadline_ns == INT64_MAX) {
+            drain_deadline_ns = now_ns + options.drain_timeout_ms * ns_per_ms;
+        } else if (now_ns > drain_deadline_ns) {
+            return;
+        }
+    }
+}
+
+std::unique_ptr<latency_run> run_latency(const load_options& options, uint64_t run_id) {
+    auto run = std::make_unique<latency_run>();
+    run->run_id = run_id;
+    run->partitions.resize(static_cast<size_t>(options.partitions));
+    auto set_schedule = [&] {
+        // The consumer is subscribed; the sender connects in the first 500 ms.
+        run->start_ns = monotonic_ns() + 500 * ns_per_ms;
+        run->warmup_end_ns = run->start_ns + options.warmup_seconds * ns_per_s;
+        run->end_ns = run->start_ns + *options.seconds * ns_per_s;
+    };
+    if (options.system == peer_system::redis) {
+        const redis_context_ptr context = redis_connect(options);
+        std::vector<std::string> keys;
+        for (int32_t p = 0; p < options.partitions; ++p) keys.push_back(redis_key(options, p));
+        std::vector<std::string> ids = redis_last_ids(options, context.get());
+        set_schedule();
+        std::thread sender([&] { redis_send_on_schedule(options, *run); });
+        consume_until_drained(options, *run, [&] {
+            (void)redis_xread(options, context.get(), keys, ids, consumer_wait_ms,
+                              [&](int32_t partition, const char* data, size_t bytes) {
+                                  check_record(*run, partition, data, bytes, monotonic_ns());
+                              });
+        });
+        sender.join();
+    } else {
+        nats_client client(options, nullptr, nullptr, 1);
+        const nats_subscription_ptr subscription = nats_subscribe_new(options, client);
+        set_schedule();
+        run->sent_ns.resize(
+            static_cast<size_t>(*options.seconds * options.rate_per_s + options.partitions + 1));
+        std::thread sender([&] { nats_send_on_schedule(options, *run); });
+        consume_until_drained(options, *run, [&] {
+            natsMsg* raw = nullptr;
+            const natsStatus status =
+                natsSubscription_NextMsg(&raw, subscription.get(), consumer_wait_ms);
+            if (status == NATS_TIMEOUT) return;
+            if (status != NATS_OK) fail_nats("receive", status);
+            const int64_t now_ns = monotonic_ns();
+            check_record(*run, partition_of(natsMsg_GetSubject(raw), '.'), natsMsg_GetData(raw),
+                         static_cast<size_t>(natsMsg_GetDataLength(raw)), now_ns);
+            natsMsg_Destroy(raw);
+        });
+        sender.join();
+    }
+    return run;
+}
+
+void report_latency_run(const load_options& options, int run_number, const latency_run& run,
+                        result_sink& sink) {
+    const latency_summary_us latency = summarize_us(run.latency_ns);
+    const latency_summary_us lag = summarize_us(run.send_lag_ns);
+    const latency_summary_us ack = summarize_us(run.ack_latency_ns);
+    const double sent_per_s =
+        static_cast<double>(run.records_sent) / static_cast<double>(*options.seconds);
+    fmt::print(
+        "{} latency run {}/{}: {} records/s x {} B (sent {}/s): p50 {:.0f} us, p99 {:.0f} us, "
+        "p99.9 {:.0f} us, max {:.0f} us over {} records; send lag p99 {:.0f} us; ack p50 {:.0f} "
+        "us, p99 {:.0f} us; missing {}, duplicated {}, reordered {}\n",
+        system_name(options.system), run_number, options.runs,
+        human_count(static_cast<double>(options.rate_per_s)), options.record_bytes,
+        human_count(sent_per_s), latency.p50, latency.p99, latency.p99_9, latency.max, run.measured,
+        lag.p99, ack.p50, ack.p99, run.missing(), run.duplicated, run.reordered);
+    if (run.foreign > 0) {
+        fmt::print(stderr, "peer_load: {} records not from this run ignored\n", run.foreign);
+    }
+    std::fflush(stdout);
+    json_line line = json_header(options, "run");
+    line.integer("run", run_number)
+        .integer("runs", options.runs)
+        .integer("records_sent", run.records_sent)
+        .integer("records_delivered", run.records_acked)
+        .integer("records_received", run.received)
+        .integer("records_measured", run.measured)
+        .number("sent_per_s", sent_per_s)
+        .integer("missing", run.missing())
+        .integer("duplicated", run.duplicated)
+        .integer("reordered", run.reordered)
+        .integer("delivery_errors", 0)
+        .integer("consume_errors", 0)
+        .field("latency_us", json_latency(latency))
+        .field("send_lag_us", json_latency(lag))
+        .field("ack_latency_us", json_latency(ack));
+    sink.write(line);
+}
+
+void report_latency_summary(const load_options& options,
+                            const std::vector<std::unique_ptr<latency_run>>& runs,
+                            result_sink& sink) {
+    std::vector<double> p50, p99, p99_9, max;
+    int64_t failures = 0;
+    for (const auto& run : runs) {
+        const latency_summary_us l = summarize_us(run->latency_ns);
+        p50.push_back(l.p50);
+        p99.push_back(l.p99);
+        p99_9.push_back(l.p99_9);
+        max.push_back(l.max);
+        failures += run->failures();
+    }
+    const spread s50 = spread_of(p50), s99 = spread_of(p99), s999 = spread_of(p99_9),
+                 smax = spread_of(max);
+    fmt::print(
+        "{} latency summary ({} runs, {} records/s, {} B, {} partitions), us, median "
+        "[min-max]: p50 {:.0f} [{:.0f}-{:.0f}], p99 {:.0f} [{:.0f}-{:.0f}], p99.9 {:.0f} "
+        "[{:.0f}-{:.0f}], max {:.0f} [{:.0f}-{:.0f}]; {} failures\n",
+        system_name(options.system), runs.size(),
+        human_count(static_cast<double>(options.rate_per_s)), options.record_bytes,
+        options.partitions, s50.median, s50.min, s50.max, s99.median, s99.min, s99.max, s999.median,
+        s999.min, s999.max, smax.median, smax.min, smax.max, failures);
+    json_line line = json_header(options, "summary");
+    line.integer("runs", static_cast<int64_t>(runs.size()))
+        .integer("failures", failures)
+        .field("latency_p50_us", json_spread(s50))
+        .field("latency_p99_us", json_spread(s99))
+        .field("latency_p99_9_us", json_spread(s999))
+        .field("latency_max_us", json_spread(smax));
+    sink.write(line);
+}
+
 // ---- main --------------------------------------------------------------------
 
 // Checks that the server answers (and, for NATS, that the stream exists)
@@ -687,6 +1160,19 @@ int run_mode(const load_options& options) {
     prepare(options);
     const std::vector<std::byte> pool = make_payload_pool(
         std::max(payload_pool_bytes, static_cast<size_t>(options.record_bytes) * 2));
+    if (options.mode == load_mode::latency) {
+        std::vector<std::unique_ptr<latency_run>> runs;
+        std::random_device entropy;
+        int64_t failures = 0;
+        for (int r = 1; r <= options.runs; ++r) {
+            const uint64_t run_id = (uint64_t{entropy()} << 32) ^ entropy() ^ uint64_t(r);
+            runs.push_back(run_latency(options, run_id));
+            report_latency_run(options, r, *runs.back(), sink);
+            failures += runs.back()->failures();
+        }
+        report_latency_summary(options, runs, sink);
+        return failures == 0 ? 0 : 1;
+    }
     std::vector<produce_run> runs;
     for (int r = 1; r <= options.runs; ++r) {
         runs.push_back(run_produce(options, pool, options.records, options.seconds));
