@@ -21,6 +21,13 @@
 //             percentiles from the scheduled time, missing, duplicated and
 //             reordered records per partition, as kafka_load.
 //
+//   consume   reads the topic from its start, --batch records per round trip
+//             (redis: XREAD COUNT over every stream; nats: an ephemeral pull
+//             consumer without acks), until the records there were when the
+//             run began (or --records) are read, or --seconds passed. Timed
+//             from the first fetch to the last record; --fill-records N first
+//             produces N records with the produce path (not timed).
+//
 // Durability is the server's: Redis acknowledges an XADD after its
 // appendfsync policy, JetStream after its sync_interval (see README.md).
 // Exit status: 0 on success, 1 when a check failed, 2 on a usage error, an
@@ -884,14 +891,14 @@ std::vector<std::string> redis_last_ids(const load_options& options, redisContex
 template <typename on_entry_fn>
 int64_t redis_xread(const load_options& options, redisContext* context,
                     const std::vector<std::string>& keys, std::vector<std::string>& ids,
-                    std::optional<int64_t> block_ms, on_entry_fn&& on_entry) {
+                    std::optional<int64_t> block_ms, int64_t count, on_entry_fn&& on_entry) {
     std::vector<std::string> words = {"XREAD"};
     if (block_ms) {
         words.emplace_back("BLOCK");
         words.push_back(std::to_string(*block_ms));
     }
     words.emplace_back("COUNT");
-    words.push_back(std::to_string(options.batch));
+    words.push_back(std::to_string(count));
     words.emplace_back("STREAMS");
     words.insert(words.end(), keys.begin(), keys.end());
     words.insert(words.end(), ids.begin(), ids.end());
@@ -1035,7 +1042,7 @@ std::unique_ptr<latency_run> run_latency(const load_options& options, uint64_t r
         set_schedule();
         std::thread sender([&] { redis_send_on_schedule(options, *run); });
         consume_until_drained(options, *run, [&] {
-            (void)redis_xread(options, context.get(), keys, ids, consumer_wait_ms,
+            (void)redis_xread(options, context.get(), keys, ids, consumer_wait_ms, options.batch,
                               [&](int32_t partition, const char* data, size_t bytes) {
                                   check_record(*run, partition, data, bytes, monotonic_ns());
                               });
@@ -1135,6 +1142,142 @@ void report_latency_summary(const load_options& options,
     sink.write(line);
 }
 
+// ---- consume mode ------------------------------------------------------------
+
+constexpr int64_t fetch_timeout_ms = 5'000;
+
+struct consume_run {
+    int64_t records_expected = 0;
+    int64_t records = 0;
+    int64_t bytes = 0;
+    int64_t fetches = 0;
+    double elapsed_s = 0;
+
+    int64_t short_records() const { return std::max<int64_t>(0, records_expected - records); }
+    double bytes_per_s() const { return static_cast<double>(bytes) / elapsed_s; }
+    double records_per_s() const { return static_cast<double>(records) / elapsed_s; }
+};
+
+// Redis: XREAD COUNT --batch over every stream from ID 0, one round trip per
+// batch, until the records there were at the start (or --records) are read.
+consume_run redis_consume(const load_options& options) {
+    const redis_context_ptr context = redis_connect(options);
+    std::vector<std::string> keys;
+    std::vector<std::string> ids(static_cast<size_t>(options.partitions), "0-0");
+    consume_run run;
+    for (int32_t p = 0; p < options.partitions; ++p) {
+        keys.push_back(redis_key(options, p));
+        const redis_reply_ptr reply(static_cast<redisReply*>(
+            redisCommand(context.get(), "XLEN %b", keys.back().data(), keys.back().size())));
+        if (!reply) fail(fmt::format("redis: XLEN: {}", context->errstr));
+        if (reply->type == REDIS_REPLY_ERROR) fail(fmt::format("redis: XLEN: {}", reply->str));
+        run.records_expected += reply->integer;
+    }
+    if (options.records) run.records_expected = *options.records;
+    // COUNT is per stream: a round trip carries at most --batch records, as
+    // a NATS fetch does.
+    const int64_t count = (options.batch + options.partitions - 1) / options.partitions;
+    const int64_t start_ns = monotonic_ns();
+    const int64_t end_ns = options.seconds ? start_ns + *options.seconds * ns_per_s : INT64_MAX;
+    while (run.records < run.records_expected && monotonic_ns() < end_ns) {
+        const int64_t entries = redis_xread(options, context.get(), keys, ids, std::nullopt, count,
+                                            [&](int32_t, const char*, size_t bytes) {
+                                                ++run.records;
+                                                run.bytes += static_cast<int64_t>(bytes);
+                                            });
+        ++run.fetches;
+        if (entries == 0) break;  // the streams hold fewer records
+    }
+    run.elapsed_s = static_cast<double>(monotonic_ns() - start_ns) / ns_per_s;
+    return run;
+}
+
+// NATS: an ephemeral pull consumer of TOPIC.> from the first message,
+// without acks, fetching --batch messages per request.
+consume_run nats_consume(const load_options& options) {
+    nats_client client(options, nullptr, nullptr, 1);
+    consume_run run;
+    run.records_expected = static_cast<int64_t>(nats_ensure_stream(options, client));
+    if (options.records) run.records_expected = *options.records;
+    jsSubOptions subscribe_options;
+    jsSubOptions_Init(&subscribe_options);
+    subscribe_options.Stream = options.topic.c_str();
+    subscribe_options.Config.DeliverPolicy = js_DeliverAll;
+    subscribe_options.Config.AckPolicy = js_AckNone;
+    const std::string subjects = options.topic + ".>";
+    natsSubscription* raw = nullptr;
+    jsErrCode code{};
+    natsStatus status = js_PullSubscribe(&raw, client.context(), subjects.c_str(), nullptr, nullptr,
+                                         &subscribe_options, &code);
+    if (status != NATS_OK) fail_nats("pull subscribe", status, code);
+    const nats_subscription_ptr subscription(raw);
+    const int64_t start_ns = monotonic_ns();
+    const int64_t end_ns = options.seconds ? start_ns + *options.seconds * ns_per_s : INT64_MAX;
+    while (run.records < run.records_expected && monotonic_ns() < end_ns) {
+        natsMsgList list{};
+        const int batch =
+            static_cast<int>(std::min<int64_t>(options.batch, run.records_expected - run.records));
+        status = natsSubscription_Fetch(&list, subscription.get(), batch, fetch_timeout_ms, &code);
+        ++run.fetches;
+        if (status == NATS_TIMEOUT && list.Count == 0) break;  // the stream holds fewer
+        if (status != NATS_OK && status != NATS_TIMEOUT) fail_nats("fetch", status, code);
+        for (int m = 0; m < list.Count; ++m) {
+            ++run.records;
+            run.bytes += natsMsg_GetDataLength(list.Msgs[m]);
+        }
+        natsMsgList_Destroy(&list);
+    }
+    run.elapsed_s = static_cast<double>(monotonic_ns() - start_ns) / ns_per_s;
+    return run;
+}
+
+void report_consume_run(const load_options& options, int run_number, const consume_run& run,
+                        result_sink& sink) {
+    fmt::print(
+        "{} consume run {}/{}: {} records ({} B) in {:.2f} s, {} fetches: {:.1f} MB/s, {} "
+        "records/s{}\n",
+        system_name(options.system), run_number, options.runs, run.records, run.bytes,
+        run.elapsed_s, run.fetches, run.bytes_per_s() / 1e6, human_count(run.records_per_s()),
+        run.short_records() > 0 ? fmt::format("; {} short", run.short_records()) : "");
+    std::fflush(stdout);
+    json_line line = json_header(options, "run");
+    line.integer("run", run_number)
+        .integer("runs", options.runs)
+        .integer("records_expected", run.records_expected)
+        .integer("records_received", run.records)
+        .integer("bytes_received", run.bytes)
+        .integer("records_short", run.short_records())
+        .integer("fetches", run.fetches)
+        .number("elapsed_s", run.elapsed_s)
+        .number("bytes_per_s", run.bytes_per_s())
+        .number("records_per_s", run.records_per_s());
+    sink.write(line);
+}
+
+void report_consume_summary(const load_options& options, const std::vector<consume_run>& runs,
+                            result_sink& sink) {
+    std::vector<double> bytes_per_s, records_per_s;
+    int64_t short_records = 0;
+    for (const consume_run& run : runs) {
+        bytes_per_s.push_back(run.bytes_per_s());
+        records_per_s.push_back(run.records_per_s());
+        short_records += run.short_records();
+    }
+    const spread mb = spread_of(bytes_per_s), records = spread_of(records_per_s);
+    fmt::print(
+        "{} consume summary ({} runs, {} partitions, batch {}): MB/s median {:.1f} "
+        "[{:.1f}-{:.1f}], records/s median {} [{}-{}]; {} short\n",
+        system_name(options.system), runs.size(), options.partitions, options.batch,
+        mb.median / 1e6, mb.min / 1e6, mb.max / 1e6, human_count(records.median),
+        human_count(records.min), human_count(records.max), short_records);
+    json_line line = json_header(options, "summary");
+    line.integer("runs", static_cast<int64_t>(runs.size()))
+        .integer("records_short", short_records)
+        .field("bytes_per_s", json_spread(mb))
+        .field("records_per_s", json_spread(records));
+    sink.write(line);
+}
+
 // ---- main --------------------------------------------------------------------
 
 // Checks that the server answers (and, for NATS, that the stream exists)
@@ -1160,6 +1303,24 @@ int run_mode(const load_options& options) {
     prepare(options);
     const std::vector<std::byte> pool = make_payload_pool(
         std::max(payload_pool_bytes, static_cast<size_t>(options.record_bytes) * 2));
+    if (options.mode == load_mode::consume) {
+        if (options.fill_records) {
+            const produce_run fill = run_produce(options, pool, options.fill_records, std::nullopt);
+            fmt::print("{} fill: {} records of {} B in {:.2f} s ({:.1f} MB/s)\n",
+                       system_name(options.system), fill.records_acked, options.record_bytes,
+                       fill.elapsed_s, fill.bytes_per_s() / 1e6);
+        }
+        std::vector<consume_run> runs;
+        int64_t short_records = 0;
+        for (int r = 1; r <= options.runs; ++r) {
+            runs.push_back(options.system == peer_system::redis ? redis_consume(options)
+                                                                : nats_consume(options));
+            report_consume_run(options, r, runs.back(), sink);
+            short_records += runs.back().short_records();
+        }
+        report_consume_summary(options, runs, sink);
+        return short_records == 0 ? 0 : 1;
+    }
     if (options.mode == load_mode::latency) {
         std::vector<std::unique_ptr<latency_run>> runs;
         std::random_device entropy;
