@@ -100,11 +100,11 @@ broker_bin=$build_dir/src/app/tidelogd
 if [[ $quick -eq 1 ]]; then
     mode=quick
     runs=2                      # per case and system, alternated
-    produce_records_100=200000  # records per produce run, per record size
-    produce_records_1024=100000
+    produce_records_100=100000  # records per produce run, per record size
+    produce_records_1024=50000
     consume_records=100000      # 1 KiB: ~100 MiB, within one shard's cache
-    latency_rates=(5000 50000)
-    latency_seconds=4 latency_warmup_seconds=1
+    latency_rates=(20000)
+    latency_seconds=3 latency_warmup_seconds=1
     fio_mib=256 fio_runs=1 fdatasync_seconds=3 iperf_seconds=2
     memcpy_args=(--threads 1,2 --mib 128 --seconds 1 --runs 2)
 else
@@ -119,6 +119,10 @@ else
     memcpy_args=(--threads 1,2 --mib 256 --seconds 2 --runs 3)
 fi
 batch_records=1024       # records per batch / pipeline window, every system
+# tidelogd preallocates each partition's segment whole: 256 MiB instead of
+# the default 1 GiB keeps a level's topics (12 partitions) within a few GiB.
+segment_bytes=${TIDELOG_PERF_PEERS_SEGMENT_BYTES:-$(( 256 << 20 ))}
+needed_free_kib=$(( (quick ? 8 : 16) << 20 ))
 record_sizes=(100 1024)
 producer_counts=(1 4)
 levels=(sync async)
@@ -158,6 +162,9 @@ fs_type=$(findmnt -n -T "$data_dir" -o FSTYPE 2>/dev/null || stat -f -c %T "$dat
 [[ $fs_type != tmpfs && $fs_type != ramfs ]] ||
     die "$data_dir is on $fs_type: the peers must write to a disk (set TIDELOG_PERF_DIR)"
 data_device=$(basename "$(findmnt -n -T "$data_dir" -o SOURCE 2>/dev/null || true)")
+available_kib=$(df -Pk "$data_dir" | awk 'NR == 2 { print $4 }')
+(( available_kib > needed_free_kib )) ||
+    die "$data_dir: need $needed_free_kib KiB free (segments, AOF, file store), have $available_kib"
 drop_caches=${TIDELOG_PERF_DROP_CACHES:-$([[ -w /proc/sys/vm/drop_caches ]] && echo 1 || echo 0)}
 
 # ---- machine accounting: CPU and disk busy per invocation ----------------------
@@ -216,8 +223,8 @@ supports_level() {  # system level
 # The settings a system runs with at a level, as written in the summary.
 level_settings() {  # system level
     case "$1/$2" in
-        tidelog/sync) echo "tidelogd --smp $smp --flush-mode group" ;;
-        tidelog/async) echo "tidelogd --smp $smp --flush-mode interval --flush-interval-ms 1000" ;;
+        tidelog/sync) echo "tidelogd --smp $smp --flush-mode group --log-segment-bytes $segment_bytes" ;;
+        tidelog/async) echo "tidelogd --smp $smp --flush-mode interval --flush-interval-ms 1000 --log-segment-bytes $segment_bytes" ;;
         redis/sync) echo "redis-server --appendonly yes --appendfsync always" ;;
         redis/async) echo "redis-server --appendonly yes --appendfsync everysec" ;;
         nats/sync) echo "n/a: nats-server 2.9.10 has no per-write sync" ;;
@@ -240,7 +247,8 @@ start_server() {  # system level [keep] [extra flags...]
             local flush=(--flush-mode group)
             [[ $level == async ]] && flush=(--flush-mode interval --flush-interval-ms 1000)
             "$broker_bin" --data-dir "$dir" --kafka-addr "127.0.0.1:$kafka_port" \
-                --admin-addr "127.0.0.1:$admin_port" --smp "$smp" "${flush[@]}" "$@" \
+                --admin-addr "127.0.0.1:$admin_port" --smp "$smp" "${flush[@]}" \
+                --log-segment-bytes "$segment_bytes" "$@" \
                 >>"$log_file" 2>&1 &
             ;;
         redis)
@@ -275,12 +283,14 @@ EOF
     done
 }
 
-# SIGTERM, then waits (bounded), then SIGKILL: only the process we started.
+# SIGTERM (nats-server: SIGINT, after which it exits 0; SIGTERM makes it exit
+# 1), then waits (bounded), then SIGKILL: only the process we started.
 stop_server() {  # system
-    local pid=${server_pid[$1]:-} status=0
+    local pid=${server_pid[$1]:-} status=0 signal=TERM
     [[ -n $pid ]] || return 0
     unset "server_pid[$1]"
-    kill -TERM "$pid" 2>/dev/null || true
+    [[ $1 == nats ]] && signal=INT
+    kill -"$signal" "$pid" 2>/dev/null || true
     local deadline=$(( SECONDS + stop_timeout_s ))
     while kill -0 "$pid" 2>/dev/null; do
         if (( SECONDS >= deadline )); then
@@ -399,8 +409,11 @@ if command -v iperf3 >/dev/null; then
     wait_for_quiet
     iperf3 --server --bind 127.0.0.1 --port "$iperf_port" --one-off >"$raw_dir/iperf3-server.log" 2>&1 &
     iperf_pid=$!
+    # Not port_open: a --one-off server would take the probe for its client.
     deadline=$(( SECONDS + 10 ))
-    until port_open "$iperf_port" || (( SECONDS >= deadline )); do sleep 0.05; done
+    until grep -q 'Server listening' "$raw_dir/iperf3-server.log" || (( SECONDS >= deadline )); do
+        sleep 0.05
+    done
     iperf3 --client 127.0.0.1 --port "$iperf_port" --time "$iperf_seconds" --json \
         >"$raw_dir/iperf3.json" 2>>"$raw_dir/iperf3-server.log" || log "warning: iperf3 failed"
     wait "$iperf_pid" 2>/dev/null || true
@@ -438,7 +451,7 @@ for level in "${levels[@]}"; do
                         batch=(--batch "$batch_records")
                     fi
                     load_run "$system" "$level" produce "$case_name" "$rep" \
-                        --topic "$case_name-r$rep" --partitions "$producers" \
+                        --topic "$case_name" --partitions "$producers" \
                         --producers "$producers" --record-bytes "$bytes" --records "$records" \
                         "${batch[@]}"
                     after_run "$system"
@@ -469,11 +482,12 @@ for system in "${systems[@]}"; do start_server "$system" "$level"; done
 log "consume: $consume_records x 1 KiB from cache, $runs runs each"
 for (( rep = 1; rep <= runs; ++rep )); do
     for system in $(ordered_systems "$level" "$rep"); do
-        fill=()
-        (( rep > 1 )) || fill=(--fill-records "$consume_records")
+        args=()
+        (( rep > 1 )) || args+=(--fill-records "$consume_records")
+        [[ $system == tidelog ]] || args+=(--batch "$batch_records")
         load_run "$system" "$level" consume consume-1024-cache "$rep" \
             --topic consume --partitions 1 --record-bytes 1024 --records "$consume_records" \
-            "${fill[@]}"
+            "${args[@]}"
     done
 done
 stop_all_servers
@@ -492,8 +506,11 @@ for (( rep = 1; rep <= runs; ++rep )); do
     for system in $(ordered_systems "$level" "$rep"); do
         [[ $system == redis ]] && continue
         drop_page_cache
+        args=()
+        [[ $system == tidelog ]] || args+=(--batch "$batch_records")
         load_run "$system" "$level" consume consume-1024-disk "$rep" \
-            --topic consume --partitions 1 --record-bytes 1024 --records "$consume_records"
+            --topic consume --partitions 1 --record-bytes 1024 --records "$consume_records" \
+            "${args[@]}"
     done
 done
 stop_all_servers
@@ -511,6 +528,7 @@ import json
 print(json.dumps({
     "systems": "${systems[*]}".split(),
     "smp": $smp,
+    "segment_bytes": $segment_bytes,
     "runs": $runs,
     "batch_records": $batch_records,
     "produce_records": {"100": $produce_records_100, "1024": $produce_records_1024},
