@@ -129,7 +129,8 @@ def cases_of(raw_dir):
                  "runs": len(runs), "failed_invocations": failed.get((level, case, system), 0),
                  "errors": sum(r.get("delivery_errors", 0) + r.get("consume_errors", 0)
                                + r.get("missing", 0) + r.get("duplicated", 0)
-                               + r.get("reordered", 0) for r in runs)}
+                               + r.get("reordered", 0) + r.get("records_short", 0)
+                               for r in runs)}
         if mode in ("produce", "consume"):
             entry["bytes_per_s"] = stats_of([consume_rate(r, "bytes_per_s") for r in runs])
             entry["records_per_s"] = stats_of([consume_rate(r, "records_per_s") for r in runs])
@@ -295,9 +296,16 @@ def system_cell(cases, level, case, system, settings, key, scale, fmt):
 
 
 def case_label(case):
+    """produce-1024-p4 -> "1 KiB, 4 producers"; consume-1024-disk -> "1 KiB from disk"."""
     parts = case.split("-")
+    size = "1 KiB" if parts[1:2] == ["1024"] else f"{parts[1]} B" if len(parts) > 1 else ""
     if parts[0] == "produce":
-        return f"{'1 KiB' if parts[1] == '1024' else parts[1] + ' B'}, {parts[2][1:]} producers"
+        count = parts[2][1:]
+        return f"{size}, {count} producer{'s' if count != '1' else ''}"
+    if parts[0] == "consume":
+        return f"{size} from {parts[2]}"
+    if parts[0] == "latency":
+        return f"{size} at {parts[2][1:]} records/s"
     return case
 
 
