@@ -1,10 +1,17 @@
 // Kafka load tool on librdkafka, in the manner of rdkafka_performance and
-// kafka-producer-perf-test. Two modes, each repeated --runs times:
+// kafka-producer-perf-test. Three modes, each repeated --runs times:
 //
-//   produce   one producer sends --records (or for --seconds) records of
-//             --record-bytes to the topic, round-robin over its partitions,
-//             timed from the first send to the last delivery report:
-//             MB/s (10^6 bytes of payload), records/s, ack latency.
+//   produce   --producers producers (one thread each) send --records in all
+//             (or for --seconds) records of --record-bytes to the topic,
+//             round-robin over its partitions, timed from the first send to
+//             the last delivery report: MB/s (10^6 bytes of payload),
+//             records/s, ack latency.
+//   consume   one consumer reads the topic from its low watermarks: the
+//             records there were when the run began (or --records), timed
+//             from the assignment to the last record; --fill-records N first
+//             produces N records with the produce path (not timed). Whether
+//             the broker serves them from its cache or its disk is the
+//             caller's choice (--cache-bytes-per-shard 0 on tidelogd).
 //   latency   one thread sends --rate records/s on a fixed schedule; one
 //             consumer in the same process reads them back. Each payload
 //             carries its *scheduled* send time (CLOCK_MONOTONIC ns), so a
@@ -18,7 +25,8 @@
 // stdout and, with --json-out, one JSON object per line (per run and a
 // summary per invocation) for perf/summarize.py. Exit status: 0 when every
 // record was delivered (and, in latency mode, read back exactly once and in
-// order), 1 otherwise or on a setup failure, 2 on a usage error.
+// order; in consume mode, read), 1 otherwise, 2 on a usage error or a setup
+// failure (no broker answering, a topic that cannot be created or read).
 //
 // A measurement tool, not product code: it reads the real clock directly
 // (see bench_support.h) and may exit.
@@ -60,6 +68,7 @@ constexpr int32_t max_partitions = 10'000;
 constexpr int64_t max_record_bytes = 64 * 1024 * 1024;
 constexpr int64_t max_rate_per_s = 10'000'000;
 constexpr int64_t max_seconds = 24 * 3600;
+constexpr int max_producers = 256;
 // Producer queue bounds for the throughput mode: large enough that many
 // 1 MiB batches per partition are in flight, small enough (as the Java
 // client's 32 MiB buffer.memory) that the ack latency is not seconds of
@@ -76,10 +85,18 @@ constexpr int poll_every_records = 1024;
 
 // ---- options -----------------------------------------------------------------
 
-enum class load_mode { produce, latency };
+enum class load_mode { produce, consume, latency };
 
 const char* mode_name(load_mode mode) noexcept {
-    return mode == load_mode::produce ? "produce" : "latency";
+    switch (mode) {
+        case load_mode::produce:
+            return "produce";
+        case load_mode::consume:
+            return "consume";
+        case load_mode::latency:
+            return "latency";
+    }
+    return "?";
 }
 
 struct load_options {
@@ -94,6 +111,9 @@ struct load_options {
     int64_t record_bytes = 1024;
     std::optional<int64_t> records;  // produce only; else --seconds
     int64_t seconds = 10;
+    bool seconds_given = false;  // consume: --seconds caps a run
+    int producers = 1;
+    std::optional<int64_t> fill_records;  // consume only
     std::string acks = "all";
     std::optional<int64_t> linger_ms;    // default per mode
     std::optional<int64_t> batch_bytes;  // default per mode
@@ -110,7 +130,7 @@ struct load_options {
 };
 
 constexpr std::string_view usage_text =
-    "usage: kafka_load produce|latency (--bootstrap HOST:PORT | --mock) [options]\n"
+    "usage: kafka_load produce|consume|latency (--bootstrap HOST:PORT | --mock) [options]\n"
     "\n"
     "  --bootstrap HOST:PORT   broker(s) to connect to (bootstrap.servers)\n"
     "  --mock                  start librdkafka's mock cluster in-process instead\n"
@@ -121,8 +141,14 @@ constexpr std::string_view usage_text =
     "  --partitions N          created with CreateTopics if missing (1)\n"
     "  --replication-factor N  for a created topic (1)\n"
     "  --record-bytes N        payload bytes per record (1024; latency: >= 32)\n"
-    "  --records N             produce: records per run (default: --seconds)\n"
-    "  --seconds N             per run (10); latency: includes the warm-up\n"
+    "  --records N             produce: records per run, over all producers (default:\n"
+    "                          --seconds); consume: records per run (default: all\n"
+    "                          there are from the low watermarks)\n"
+    "  --producers N           produce (and consume's fill): producer instances,\n"
+    "                          one thread each (1)\n"
+    "  --fill-records N        consume: first produce N records (produce settings)\n"
+    "  --seconds N             per run (10); latency: includes the warm-up;\n"
+    "                          consume: at most (no limit)\n"
     "  --acks 0|1|all          (all)\n"
     "  --linger-ms N           (produce 5, latency 0)\n"
     "  --batch-bytes N         batch.size (produce 1048576, latency librdkafka's)\n"
@@ -130,10 +156,11 @@ constexpr std::string_view usage_text =
     "  --runs N                repetitions; summary = median [min-max] (3)\n"
     "  --rate N                latency: records/s on a fixed schedule (10000)\n"
     "  --warmup-seconds N      latency: first seconds not measured (2)\n"
-    "  --drain-timeout-ms N    latency: wait for the last records (10000)\n"
+    "  --drain-timeout-ms N    latency: wait for the last records; consume: for\n"
+    "                          the next record (10000)\n"
     "  --idempotence on|off    enable.idempotence (off)\n"
     "  --set KEY=VALUE         extra librdkafka producer property (repeatable)\n"
-    "  --consumer-set KEY=VALUE  latency: extra consumer property (repeatable)\n"
+    "  --consumer-set KEY=VALUE  latency, consume: extra consumer property (repeatable)\n"
     "  --tag KEY=VALUE         label copied into the JSON lines (repeatable)\n"
     "  --json-out PATH         append one JSON object per run and per summary\n";
 
@@ -171,7 +198,12 @@ result<void, std::string> apply_flag(load_options& options, std::string_view fla
     } else if (flag == "--records") {
         return optional_number(options.records, 1);
     } else if (flag == "--seconds") {
+        options.seconds_given = true;
         return number(options.seconds, 1, max_seconds);
+    } else if (flag == "--producers") {
+        return number(options.producers, 1, max_producers);
+    } else if (flag == "--fill-records") {
+        return optional_number(options.fill_records, 1);
     } else if (flag == "--linger-ms") {
         return optional_number(options.linger_ms, 0);
     } else if (flag == "--batch-bytes") {
@@ -217,14 +249,18 @@ result<void, std::string> apply_flag(load_options& options, std::string_view fla
 
 result<load_options, std::string> parse_command_line(std::span<char*> arguments) {
     load_options options;
-    if (arguments.empty()) return failure{std::string("missing mode (produce or latency)")};
+    if (arguments.empty()) {
+        return failure{std::string("missing mode (produce, consume or latency)")};
+    }
     const std::string_view mode = arguments[0];
     if (mode == "produce") {
         options.mode = load_mode::produce;
+    } else if (mode == "consume") {
+        options.mode = load_mode::consume;
     } else if (mode == "latency") {
         options.mode = load_mode::latency;
     } else {
-        return failure{fmt::format("unknown mode '{}' (produce or latency)", mode)};
+        return failure{fmt::format("unknown mode '{}' (produce, consume or latency)", mode)};
     }
 
     for (size_t i = 1; i < arguments.size(); ++i) {
@@ -254,14 +290,23 @@ result<load_options, std::string> parse_command_line(std::span<char*> arguments)
         return failure{std::string("give exactly one of --bootstrap and --mock")};
     }
     if (options.topic.empty()) {
-        options.topic =
-            options.mode == load_mode::produce ? "kafka-load-produce" : "kafka-load-latency";
+        options.topic = fmt::format("kafka-load-{}", mode_name(options.mode));
     }
-    if (options.mode == load_mode::produce) {
+    if (options.fill_records && options.mode != load_mode::consume) {
+        return failure{std::string("--fill-records: consume mode only")};
+    }
+    if (options.producers != 1 && options.mode == load_mode::latency) {
+        return failure{std::string("--producers: not in latency mode (one sender)")};
+    }
+    if (options.records && options.mode == load_mode::produce &&
+        *options.records < options.producers) {
+        return failure{std::string("--records: fewer than --producers")};
+    }
+    if (options.mode != load_mode::latency) {
         options.linger_ms = options.linger_ms.value_or(5);
         options.batch_bytes = options.batch_bytes.value_or(1024 * 1024);
     } else {
-        if (options.records) return failure{std::string("--records: produce mode only")};
+        if (options.records) return failure{std::string("--records: not in latency mode")};
         if (options.record_bytes < 32) {
             return failure{std::string("--record-bytes: latency mode needs at least 32")};
         }
@@ -287,6 +332,7 @@ json_line json_header(const load_options& options, std::string_view type, int32_
         .field("mock", options.mock ? "true" : "false")
         .text("topic", options.topic)
         .integer("partitions", partitions)
+        .integer("producers", options.producers)
         .integer("record_bytes", options.record_bytes)
         .text("acks", options.acks)
         .integer("linger_ms", *options.linger_ms)
@@ -297,6 +343,9 @@ json_line json_header(const load_options& options, std::string_view type, int32_
         line.integer("rate_per_s", options.rate_per_s)
             .integer("seconds", options.seconds)
             .integer("warmup_seconds", options.warmup_seconds);
+    } else if (options.mode == load_mode::consume) {
+        if (options.records) line.integer("records_per_run", *options.records);
+        if (options.seconds_given) line.integer("seconds", options.seconds);
     } else if (options.records) {
         line.integer("records_per_run", *options.records);
     } else {
@@ -501,7 +550,7 @@ kafka_config producer_config(const load_options& options, const std::string& boo
         .set("linger.ms", *options.linger_ms)
         .set("compression.codec", options.compression)
         .set("enable.idempotence", options.idempotence ? "true" : "false");
-    if (options.mode == load_mode::produce) {
+    if (options.mode != load_mode::latency) {  // consume's fill produces too
         const int64_t batch_bytes = *options.batch_bytes;
         config.set("batch.size", batch_bytes)
             .set("message.max.bytes", std::max<int64_t>(1'000'000, batch_bytes))
@@ -570,45 +619,91 @@ struct produce_run {
     }
 };
 
-result<std::unique_ptr<produce_run>, std::string> run_produce(const load_options& options,
-                                                              const std::string& bootstrap,
-                                                              int32_t partitions,
-                                                              std::span<const std::byte> pool) {
-    auto run = std::make_unique<produce_run>();
-    kafka_config config = producer_config(options, bootstrap, &run->tally);
-    rd_kafka_conf_set_dr_msg_cb(config.conf(), on_delivery);
-    auto producer = config.create(RD_KAFKA_PRODUCER);
-    if (!producer) return failure{producer.error()};
-    kafka_ptr<rd_kafka_topic_t> topic(
-        rd_kafka_topic_new(producer->get(), options.topic.c_str(), nullptr));
-    // Connect before the clock starts.
-    auto ready = wait_for_topic(producer->get(), options.topic, setup_timeout_ms);
-    if (!ready) return failure{ready.error()};
+// What one producer of a run sends: records first, first + stride, ...
+// (record i goes to partition i % partitions, whatever the producer count).
+struct producer_share {
+    int64_t first = 0;
+    int64_t stride = 1;
+    int64_t limit = INT64_MAX;
+};
 
+// One producer's part of a run; returns its end time.
+int64_t produce_share(const load_options& options, rd_kafka_t* producer, rd_kafka_topic_t* topic,
+                      int32_t partitions, std::span<const std::byte> pool,
+                      const producer_share& share, int64_t end_ns, produce_run& run) {
     const auto record_bytes = static_cast<size_t>(options.record_bytes);
     const size_t offsets = pool.size() - record_bytes + 1;
-    const int64_t start_ns = monotonic_ns();
-    const int64_t end_ns = start_ns + options.seconds * ns_per_s;
-    const int64_t limit = options.records.value_or(INT64_MAX);
-    for (int64_t i = 0; i < limit; ++i) {
-        if (i % poll_every_records == 0) {
-            rd_kafka_poll(producer->get(), 0);
-            if (!options.records && monotonic_ns() >= end_ns) break;
+    for (int64_t i = share.first, n = 0; i < share.limit; i += share.stride, ++n) {
+        if (n % poll_every_records == 0) {
+            rd_kafka_poll(producer, 0);
+            if (monotonic_ns() >= end_ns) break;
         }
         // No copy: the pool outlives the producer.
         const std::byte* payload = pool.data() + (static_cast<size_t>(i) * 7919) % offsets;
-        if (!produce_one(producer->get(), topic.get(), static_cast<int32_t>(i % partitions), 0,
-                         payload, record_bytes)) {
-            if (run->produce_errors++ == 0) {
-                run->tally.first_error = rd_kafka_err2str(rd_kafka_last_error());
+        if (!produce_one(producer, topic, static_cast<int32_t>(i % partitions), 0, payload,
+                         record_bytes)) {
+            if (run.produce_errors++ == 0) {
+                run.tally.first_error = rd_kafka_err2str(rd_kafka_last_error());
             }
             continue;
         }
-        ++run->records_sent;
+        ++run.records_sent;
     }
-    rd_kafka_flush(producer->get(), static_cast<int>(flush_timeout_ms));
-    run->elapsed_s = static_cast<double>(monotonic_ns() - start_ns) / ns_per_s;
-    run->undelivered = rd_kafka_outq_len(producer->get());
+    rd_kafka_flush(producer, static_cast<int>(flush_timeout_ms));
+    run.undelivered = rd_kafka_outq_len(producer);
+    return monotonic_ns();
+}
+
+// --producers producers, one thread each, all connected before the clock
+// starts; `records` in all (else `seconds`). Timed from the common start to
+// the last producer's last delivery report.
+result<std::unique_ptr<produce_run>, std::string> run_produce(
+    const load_options& options, const std::string& bootstrap, int32_t partitions,
+    std::span<const std::byte> pool, std::optional<int64_t> records, int64_t seconds) {
+    const auto producers = static_cast<size_t>(options.producers);
+    std::vector<std::unique_ptr<produce_run>> parts;
+    std::vector<kafka_ptr<rd_kafka_t>> handles;
+    std::vector<kafka_ptr<rd_kafka_topic_t>> topics;
+    for (size_t k = 0; k < producers; ++k) {
+        parts.push_back(std::make_unique<produce_run>());
+        kafka_config config = producer_config(options, bootstrap, &parts.back()->tally);
+        rd_kafka_conf_set_dr_msg_cb(config.conf(), on_delivery);
+        auto producer = config.create(RD_KAFKA_PRODUCER);
+        if (!producer) return failure{producer.error()};
+        topics.emplace_back(rd_kafka_topic_new(producer->get(), options.topic.c_str(), nullptr));
+        // Connect before the clock starts.
+        auto ready = wait_for_topic(producer->get(), options.topic, setup_timeout_ms);
+        if (!ready) return failure{ready.error()};
+        handles.push_back(std::move(*producer));
+    }
+    const int64_t start_ns = monotonic_ns();
+    const int64_t end_ns = records ? INT64_MAX : start_ns + seconds * ns_per_s;
+    std::vector<int64_t> finished_ns(producers, start_ns);
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < producers; ++k) {
+        threads.emplace_back([&, k] {
+            const producer_share share{static_cast<int64_t>(k), static_cast<int64_t>(producers),
+                                       records.value_or(INT64_MAX)};
+            finished_ns[k] = produce_share(options, handles[k].get(), topics[k].get(), partitions,
+                                           pool, share, end_ns, *parts[k]);
+        });
+    }
+    for (std::thread& thread : threads) thread.join();
+
+    auto run = std::make_unique<produce_run>();
+    for (const auto& part : parts) {
+        run->records_sent += part->records_sent;
+        run->produce_errors += part->produce_errors;
+        run->undelivered += part->undelivered;
+        run->tally.delivered_records += part->tally.delivered_records;
+        run->tally.delivered_bytes += part->tally.delivered_bytes;
+        run->tally.errors += part->tally.errors;
+        if (run->tally.first_error.empty()) run->tally.first_error = part->tally.first_error;
+        run->tally.ack_latency_ns.merge(part->tally.ack_latency_ns);
+    }
+    run->elapsed_s =
+        static_cast<double>(*std::max_element(finished_ns.begin(), finished_ns.end()) - start_ns) /
+        ns_per_s;
     return run;
 }
 
@@ -948,6 +1043,133 @@ void report_latency_summary(const load_options& options, int32_t partitions,
     sink.write(line);
 }
 
+// ---- consume mode ------------------------------------------------------------
+
+struct consume_run {
+    int64_t records_expected = 0;
+    int64_t records = 0;
+    int64_t bytes = 0;
+    int64_t consume_errors = 0;
+    std::string first_error;
+    double elapsed_s = 0;
+
+    int64_t short_records() const { return std::max<int64_t>(0, records_expected - records); }
+    int64_t failures() const { return short_records() + consume_errors; }
+    double bytes_per_s() const { return static_cast<double>(bytes) / elapsed_s; }
+    double records_per_s() const { return static_cast<double>(records) / elapsed_s; }
+};
+
+// One consumer assigned every partition from its low watermark reads the
+// records there were when the run began (or --records), or for --seconds.
+// Timed from the assignment (the first fetch follows it) to the last record;
+// a partition that stays silent for --drain-timeout-ms ends the run short.
+result<consume_run, std::string> run_consume(const load_options& options,
+                                             const std::string& bootstrap, int32_t partitions) {
+    kafka_config config;
+    common_settings(config, bootstrap);
+    config.set("group.id", "kafka_load")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("allow.auto.create.topics", "false")
+        .set("auto.offset.reset", "error");
+    for (const key_value& property : options.consumer_properties) {
+        config.set(property.key, property.value);
+    }
+    auto consumer = config.create(RD_KAFKA_CONSUMER);
+    if (!consumer) return failure{consumer.error()};
+    consume_run run;
+    kafka_ptr<rd_kafka_topic_partition_list_t> assignment(
+        rd_kafka_topic_partition_list_new(partitions));
+    for (int32_t p = 0; p < partitions; ++p) {
+        int64_t low = 0, high = 0;
+        const rd_kafka_resp_err_t error =
+            rd_kafka_query_watermark_offsets(consumer->get(), options.topic.c_str(), p, &low, &high,
+                                             static_cast<int>(setup_timeout_ms));
+        if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return failure{
+                fmt::format("offsets of {}/{}: {}", options.topic, p, rd_kafka_err2str(error))};
+        }
+        run.records_expected += high - low;
+        rd_kafka_topic_partition_list_add(assignment.get(), options.topic.c_str(), p)->offset = low;
+    }
+    if (options.records) run.records_expected = *options.records;
+    const int64_t start_ns = monotonic_ns();
+    const rd_kafka_resp_err_t error = rd_kafka_assign(consumer->get(), assignment.get());
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return failure{fmt::format("assign: {}", rd_kafka_err2str(error))};
+    }
+    const int64_t end_ns =
+        options.seconds_given ? start_ns + options.seconds * ns_per_s : INT64_MAX;
+    int64_t last_record_ns = start_ns;
+    while (run.records < run.records_expected) {
+        kafka_ptr<rd_kafka_message_t> message(rd_kafka_consumer_poll(consumer->get(), 100));
+        const int64_t now_ns = monotonic_ns();
+        if (message && message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ++run.records;
+            run.bytes += static_cast<int64_t>(message->len);
+            last_record_ns = now_ns;
+        } else if (message && message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (run.consume_errors++ == 0) run.first_error = rd_kafka_message_errstr(message.get());
+        }
+        if (now_ns >= end_ns) break;
+        if (now_ns - last_record_ns > options.drain_timeout_ms * ns_per_ms) break;
+    }
+    run.elapsed_s = static_cast<double>(last_record_ns - start_ns) / ns_per_s;
+    if (options.seconds_given && run.records < run.records_expected) {
+        run.records_expected = run.records;  // the time ran out: not short
+    }
+    rd_kafka_consumer_close(consumer->get());
+    return run;
+}
+
+void report_consume_run(const load_options& options, int32_t partitions, int run_number,
+                        const consume_run& run, result_sink& sink) {
+    fmt::print(
+        "consume run {}/{}: {} records ({} B) in {:.2f} s: {:.1f} MB/s, {} records/s; "
+        "{} short, {} consume errors{}\n",
+        run_number, options.runs, run.records, run.bytes, run.elapsed_s, run.bytes_per_s() / 1e6,
+        human_count(run.records_per_s()), run.short_records(), run.consume_errors,
+        run.consume_errors ? " (first: " + run.first_error + ")" : "");
+    std::fflush(stdout);
+    json_line line = json_header(options, "run", partitions);
+    line.integer("run", run_number)
+        .integer("runs", options.runs)
+        .integer("records_expected", run.records_expected)
+        .integer("records_received", run.records)
+        .integer("bytes_received", run.bytes)
+        .integer("records_short", run.short_records())
+        .integer("consume_errors", run.consume_errors)
+        .text("first_error", run.first_error)
+        .number("elapsed_s", run.elapsed_s)
+        .number("bytes_per_s", run.bytes_per_s())
+        .number("records_per_s", run.records_per_s());
+    sink.write(line);
+}
+
+void report_consume_summary(const load_options& options, int32_t partitions,
+                            const std::vector<consume_run>& runs, result_sink& sink) {
+    std::vector<double> bytes_per_s, records_per_s;
+    int64_t failures = 0;
+    for (const consume_run& run : runs) {
+        bytes_per_s.push_back(run.bytes_per_s());
+        records_per_s.push_back(run.records_per_s());
+        failures += run.failures();
+    }
+    const spread mb = spread_of(bytes_per_s), records = spread_of(records_per_s);
+    fmt::print(
+        "consume summary ({} runs, {} partitions): MB/s median {:.1f} [{:.1f}-{:.1f}], "
+        "records/s median {} [{}-{}]; {} failures\n",
+        runs.size(), partitions, mb.median / 1e6, mb.min / 1e6, mb.max / 1e6,
+        human_count(records.median), human_count(records.min), human_count(records.max), failures);
+    json_line line = json_header(options, "summary", partitions);
+    line.integer("runs", static_cast<int64_t>(runs.size()))
+        .integer("failures", failures)
+        .field("bytes_per_s", json_spread(mb))
+        .field("records_per_s", json_spread(records));
+    sink.write(line);
+}
+
 // ---- main --------------------------------------------------------------------
 
 // Makes the mock fail the next Produce requests (API key 0).
@@ -967,7 +1189,7 @@ int run_mode(const load_options& options) {
         auto started = start_mock_cluster(options.mock_brokers);
         if (!started) {
             fmt::print(stderr, "kafka_load: {}\n", started.error());
-            return 1;
+            return 2;
         }
         mock.emplace(std::move(*started));
         bootstrap = rd_kafka_mock_cluster_bootstraps(mock->cluster);
@@ -977,27 +1199,55 @@ int run_mode(const load_options& options) {
         json_file = std::fopen(options.json_out.c_str(), "a");
         if (json_file == nullptr) {
             fmt::print(stderr, "kafka_load: {}: {}\n", options.json_out, std::strerror(errno));
-            return 1;
+            return 2;
         }
     }
     result_sink sink(json_file);
     auto partitions = ensure_topic(options, bootstrap, mock ? &*mock : nullptr);
     if (!partitions) {
         fmt::print(stderr, "kafka_load: {}\n", partitions.error());
-        return 1;
+        return 2;
     }
 
     int64_t failures = 0;
-    if (options.mode == load_mode::produce) {
+    if (options.mode == load_mode::consume) {
+        if (options.fill_records) {
+            const std::vector<std::byte> pool = make_payload_pool(
+                std::max(payload_pool_bytes, static_cast<size_t>(options.record_bytes) * 2));
+            auto fill = run_produce(options, bootstrap, *partitions, pool, options.fill_records,
+                                    options.seconds);
+            if (!fill) {
+                fmt::print(stderr, "kafka_load: fill: {}\n", fill.error());
+                return 2;
+            }
+            fmt::print("fill: {} records of {} B in {:.2f} s ({:.1f} MB/s), {} failed\n",
+                       (*fill)->tally.delivered_records, options.record_bytes, (*fill)->elapsed_s,
+                       (*fill)->bytes_per_s() / 1e6, (*fill)->failed());
+            if ((*fill)->failed() > 0) return 1;
+        }
+        std::vector<consume_run> runs;
+        for (int r = 1; r <= options.runs; ++r) {
+            auto run = run_consume(options, bootstrap, *partitions);
+            if (!run) {
+                fmt::print(stderr, "kafka_load: run {}: {}\n", r, run.error());
+                return 2;
+            }
+            report_consume_run(options, *partitions, r, *run, sink);
+            failures += run->failures();
+            runs.push_back(std::move(*run));
+        }
+        report_consume_summary(options, *partitions, runs, sink);
+    } else if (options.mode == load_mode::produce) {
         const std::vector<std::byte> pool = make_payload_pool(
             std::max(payload_pool_bytes, static_cast<size_t>(options.record_bytes) * 2));
         std::vector<std::unique_ptr<produce_run>> runs;
         for (int r = 1; r <= options.runs; ++r) {
             inject_mock_errors(options, mock ? &*mock : nullptr);
-            auto run = run_produce(options, bootstrap, *partitions, pool);
+            auto run = run_produce(options, bootstrap, *partitions, pool, options.records,
+                                   options.seconds);
             if (!run) {
                 fmt::print(stderr, "kafka_load: run {}: {}\n", r, run.error());
-                return 1;
+                return 2;
             }
             report_produce_run(options, *partitions, r, **run, sink);
             failures += (*run)->failed();
@@ -1013,7 +1263,7 @@ int run_mode(const load_options& options) {
             auto run = run_latency(options, bootstrap, *partitions, run_id);
             if (!run) {
                 fmt::print(stderr, "kafka_load: run {}: {}\n", r, run.error());
-                return 1;
+                return 2;
             }
             report_latency_run(options, *partitions, r, **run, sink);
             failures += (*run)->failures();
