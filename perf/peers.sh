@@ -100,8 +100,8 @@ broker_bin=$build_dir/src/app/tidelogd
 if [[ $quick -eq 1 ]]; then
     mode=quick
     runs=2                      # per case and system, alternated
-    produce_records_100=100000  # records per produce run, per record size
-    produce_records_1024=50000
+    produce_records_100=200000  # records per produce run, per record size
+    produce_records_1024=200000
     consume_records=100000      # 1 KiB: ~100 MiB, within one shard's cache
     latency_rates=(20000)
     latency_seconds=3 latency_warmup_seconds=1
@@ -411,7 +411,7 @@ if command -v iperf3 >/dev/null; then
     iperf_pid=$!
     # Not port_open: a --one-off server would take the probe for its client.
     deadline=$(( SECONDS + 10 ))
-    until grep -q 'Server listening' "$raw_dir/iperf3-server.log" || (( SECONDS >= deadline )); do
+    until grep -qs 'Server listening' "$raw_dir/iperf3-server.log" || (( SECONDS >= deadline )); do
         sleep 0.05
     done
     iperf3 --client 127.0.0.1 --port "$iperf_port" --time "$iperf_seconds" --json \

@@ -173,8 +173,11 @@ def bottleneck(case, limits):
     disk = case["disk_busy_percent"]["median"]
     cores = case["server_cores"]["median"]
     cpus = os.cpu_count() or 1
+    # Counted over the whole load-tool invocation, its connection and topic
+    # set-up included: short runs understate the broker's share.
     parts = (f"machine CPU {cpu:.0f} % busy of {cpus} vCPUs (tidelogd {cores:.2f} cores, the "
-             f"load tool and kernel the rest), data disk {disk:.0f} % busy")
+             f"load tool, kernel and any other work the rest), data disk {disk:.0f} % busy, "
+             f"over each whole invocation")
     if cpu >= CPU_SATURATED_PERCENT:
         return f"CPU: {parts}; broker and client share the {cpus} vCPUs"
     if disk >= DISK_SATURATED_PERCENT:
