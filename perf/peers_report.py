@@ -281,7 +281,9 @@ def cell(s, scale=1.0, fmt="{:.0f}"):
 def ratio(value, percent=False):
     if value is None:
         return "-"
-    return f"{value * 100:.0f} %" if percent else f"{value:.2f}×"
+    if percent:
+        return f"{value * 100:.0f} %"
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.2g}×"
 
 
 def system_cell(cases, level, case, system, settings, key, scale, fmt):
@@ -420,7 +422,10 @@ def markdown(summary):
                 out.append(f"| {level} | {rate} | {SYSTEM_NAMES[system]} | "
                            + " | ".join(cell(c[f'latency_{k}_us'], 1e3, '{:.2f}')
                                         for k in ("p50", "p99", "p99_9", "max"))
-                           + f" | {c['errors']} | "
+                           + f" | {c['errors']}"
+                           # Offered but not sent: the sender itself fell behind.
+                           + (f" (sent {c['sent_per_s']['median']:.0f}/s)"
+                              if c["sent_per_s"]["median"] < 0.95 * rate else "") + " | "
                            + (ratio(r.get("ratio_to_best_peer")) if system == "tidelog" else "")
                            + " |")
     out.append("")
