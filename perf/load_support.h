@@ -5,6 +5,8 @@
 // Thread safety: none; each object belongs to one thread at a time.
 #pragma once
 
+#include "base/json.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -172,21 +174,6 @@ inline spread spread_of(std::vector<double> samples) {
 }
 
 // ---- output ------------------------------------------------------------------
-
-inline std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
 
 inline std::string json_number(double value) {
     return std::isfinite(value) ? fmt::format("{}", value) : "null";  // shortest exact

@@ -15,6 +15,7 @@
 
 #include "app/exit_status.h"
 #include "app/kafka_client.h"
+#include "base/json.h"
 #include "kafka/messages/api_table.h"
 #include "kafka/messages/create_topics.h"
 #include "kafka/messages/delete_groups.h"
@@ -91,35 +92,6 @@ std::string_view as_text(std::span<const std::byte> bytes) {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
-}
 std::string json_optional(std::optional<std::string_view> text) {
     return text ? json_string(*text) : "null";
 }

@@ -12,6 +12,8 @@
 // else is 404, a method other than GET or HEAD 405.
 #pragma once
 
+#include "base/json.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,7 +71,7 @@ private:
     std::string _listen_address;  // with the bound port
 };
 
-// `s` as a JSON string literal, quotes included.
-std::string json_string(std::string_view s);
+// `s` as a JSON string literal, quotes included (base/json.h).
+using tl::json_string;
 
 }  // namespace tl::metrics
