@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
@@ -202,6 +203,42 @@ private:
 inline std::string json_spread(const spread& s) {
     return fmt::format("{{\"median\":{},\"min\":{},\"max\":{}}}", json_number(s.median),
                        json_number(s.min), json_number(s.max));
+}
+
+// A latency mode's summary over its runs: each percentile's spread across the
+// runs (`Run` has `latency_ns`, a histogram, and `failures()`).
+struct latency_spreads {
+    spread p50, p99, p99_9, max;
+    int64_t failures = 0;
+};
+
+template <typename Run>
+latency_spreads latency_spreads_of(const std::vector<std::unique_ptr<Run>>& runs) {
+    std::vector<double> p50, p99, p99_9, max;
+    latency_spreads out;
+    for (const auto& run : runs) {
+        const latency_summary_us l = summarize_us(run->latency_ns);
+        p50.push_back(l.p50);
+        p99.push_back(l.p99);
+        p99_9.push_back(l.p99_9);
+        max.push_back(l.max);
+        out.failures += run->failures();
+    }
+    out.p50 = spread_of(p50);
+    out.p99 = spread_of(p99);
+    out.p99_9 = spread_of(p99_9);
+    out.max = spread_of(max);
+    return out;
+}
+
+// The summary line's fields for it.
+inline void add_latency_spreads(json_line& line, size_t runs, const latency_spreads& s) {
+    line.integer("runs", static_cast<int64_t>(runs))
+        .integer("failures", s.failures)
+        .field("latency_p50_us", json_spread(s.p50))
+        .field("latency_p99_us", json_spread(s.p99))
+        .field("latency_p99_9_us", json_spread(s.p99_9))
+        .field("latency_max_us", json_spread(s.max));
 }
 
 inline std::string json_latency(const latency_summary_us& l) {

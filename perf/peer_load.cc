@@ -1112,18 +1112,9 @@ void report_latency_run(const load_options& options, int run_number, const laten
 void report_latency_summary(const load_options& options,
                             const std::vector<std::unique_ptr<latency_run>>& runs,
                             result_sink& sink) {
-    std::vector<double> p50, p99, p99_9, max;
-    int64_t failures = 0;
-    for (const auto& run : runs) {
-        const latency_summary_us l = summarize_us(run->latency_ns);
-        p50.push_back(l.p50);
-        p99.push_back(l.p99);
-        p99_9.push_back(l.p99_9);
-        max.push_back(l.max);
-        failures += run->failures();
-    }
-    const spread s50 = spread_of(p50), s99 = spread_of(p99), s999 = spread_of(p99_9),
-                 smax = spread_of(max);
+    const latency_spreads s = latency_spreads_of(runs);
+    const spread &s50 = s.p50, &s99 = s.p99, &s999 = s.p99_9, &smax = s.max;
+    const int64_t failures = s.failures;
     fmt::print(
         "{} latency summary ({} runs, {} records/s, {} B, {} partitions), us, median "
         "[min-max]: p50 {:.0f} [{:.0f}-{:.0f}], p99 {:.0f} [{:.0f}-{:.0f}], p99.9 {:.0f} "
@@ -1133,12 +1124,7 @@ void report_latency_summary(const load_options& options,
         options.partitions, s50.median, s50.min, s50.max, s99.median, s99.min, s99.max, s999.median,
         s999.min, s999.max, smax.median, smax.min, smax.max, failures);
     json_line line = json_header(options, "summary");
-    line.integer("runs", static_cast<int64_t>(runs.size()))
-        .integer("failures", failures)
-        .field("latency_p50_us", json_spread(s50))
-        .field("latency_p99_us", json_spread(s99))
-        .field("latency_p99_9_us", json_spread(s999))
-        .field("latency_max_us", json_spread(smax));
+    add_latency_spreads(line, runs.size(), s);
     sink.write(line);
 }
 
