@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "reactor/smp.h"
@@ -166,6 +167,26 @@ void shard::post_external(absl::AnyInvocable<void()> work) {
 
 bool shard::poll_io() { return _ring->poll() > 0; }
 
+void shard::add_poller(poller* p) {
+    TL_ASSERT(&local() == this, "add_poller off its shard");
+    TL_ASSERT(_pollers.size() < max_pollers, "too many pollers on one shard");
+    TL_ASSERT(std::find(_pollers.begin(), _pollers.end(), p) == _pollers.end(),
+              "poller registered twice");
+    _pollers.push_back(p);
+}
+
+void shard::remove_poller(poller* p) noexcept {
+    TL_ASSERT(&local() == this, "remove_poller off its shard");
+    std::erase(_pollers, p);
+}
+
+bool shard::run_pollers() noexcept {
+    bool did_work = false;
+    // By index: a poller may remove itself (or another) while polled.
+    for (size_t i = 0; i < _pollers.size(); ++i) did_work |= _pollers[i]->poll();
+    return did_work;
+}
+
 bool shard::drain_mailboxes() {
     bool did_work = false;
     const unsigned shards = count();
@@ -269,6 +290,9 @@ bool shard::idle(steady_time idle_since) {
     if (_options.polling == poll_mode::busy) return false;
     const steady_time now = _clock.now();
     if (now - idle_since < _options.idle_spin) return false;
+    for (const poller* p : _pollers) {
+        if (p->max_idle_sleep() <= duration_ns::zero()) return false;
+    }
 
     arm_wake_read();
     _sleeping.store(true, std::memory_order_relaxed);
@@ -280,6 +304,9 @@ bool shard::idle(steady_time idle_since) {
     // At most one busy-ratio window, so an idle shard still reports 0.
     std::optional<duration_ns> timeout = shard_metrics::busy_window;
     if (auto deadline = _timers.next_deadline()) timeout = std::min(*timeout, *deadline - now);
+    // Polled devices raise nothing that would wake the ring: sleep no longer
+    // than the most impatient of them allows.
+    for (const poller* p : _pollers) timeout = std::min(*timeout, p->max_idle_sleep());
     ++_stats.sleeps;
     _ring->wait(timeout);
     _sleeping.store(false, std::memory_order_relaxed);
@@ -294,6 +321,7 @@ void shard::run() {
         ++_stats.loop_iterations;
         const steady_time started = _clock.now();
         bool did_work = poll_io();
+        did_work |= run_pollers();
         did_work |= drain_mailboxes();
         did_work |= drain_external();
         did_work |= _timers.fire_due(_clock.now()) > 0;

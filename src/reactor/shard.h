@@ -91,6 +91,20 @@ struct shard_metrics {
 
 class smp;
 
+// Work the loop polls on every iteration: devices that raise no completion
+// of their own (DPDK RX queues). Registered and removed on the owning shard.
+class poller {
+public:
+    // Polls once; returns whether it did work. Must not block.
+    virtual bool poll() noexcept = 0;
+    // How long the shard may sleep while this poller has nothing to do
+    // (0 = never sleep: the shard spins while the poller is registered).
+    virtual duration_ns max_idle_sleep() const noexcept = 0;
+
+protected:
+    ~poller() = default;
+};
+
 class shard {
 public:
     static constexpr size_t max_ready_tasks = size_t{1} << 22;
@@ -128,6 +142,12 @@ public:
     // Called from any thread: interrupts the idle sleep.
     void wake() noexcept;
 
+    // Polled every iteration until removed; on this shard only. The poller
+    // must outlive its registration.
+    static constexpr size_t max_pollers = 64;
+    void add_poller(poller* p);
+    void remove_poller(poller* p) noexcept;
+
 private:
     friend class smp;
     struct credit_waiter {
@@ -141,6 +161,7 @@ private:
     void run();
     uring::io_result<void> start_on_thread();
     bool poll_io();
+    bool run_pollers() noexcept;
     bool drain_mailboxes();
     bool drain_external();
     bool run_ready();
@@ -160,6 +181,7 @@ private:
     clock_source& _clock;
     std::unique_ptr<uring::ring> _ring;
     timer_queue _timers;
+    std::vector<poller*> _pollers;
     std::vector<std::coroutine_handle<>> _ready;
     std::vector<std::coroutine_handle<>> _running;
     uint64_t _live_tasks = 0;

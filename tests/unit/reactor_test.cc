@@ -6,7 +6,10 @@
 // - timers fire in deadline order and cancelled ones never fire;
 // - foreign_ptr frees its object on the shard that allocated it;
 // - the loop counts an iteration longer than stall_threshold as a stall and
-//   reports a busy ratio that rises under work and falls to 0 when idle.
+//   reports a busy ratio that rises under work and falls to 0 when idle;
+// - a registered poller is polled while the shard is otherwise idle (an
+//   adaptive shard sleeps no longer than the poller allows, and not at all
+//   for a poller that allows no sleep), and never after its removal.
 // Conditions are awaited by polling with a deadline, never by sleeping.
 #include <gtest/gtest.h>
 
@@ -366,6 +369,62 @@ TEST(shard_metrics, stalls_and_busy_ratio) {
     load.join();
     // Idle: the next windows (the idle sleep is capped at one) fall to ~0.
     EXPECT_TRUE(eventually([&] { return loop->busy_ratio.value() < 0.05; }));
+}
+
+// Stands for an RX queue: data appears (set by the test thread) without any
+// completion or wake-up reaching the shard.
+class flag_poller final : public poller {
+public:
+    explicit flag_poller(duration_ns sleep) : _sleep(sleep) {}
+    bool poll() noexcept override {
+        polls.fetch_add(1, std::memory_order_relaxed);
+        if (!pending.exchange(false, std::memory_order_acq_rel)) return false;
+        consumed.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    duration_ns max_idle_sleep() const noexcept override { return _sleep; }
+
+    std::atomic<bool> pending{false};
+    std::atomic<uint64_t> polls{0};
+    std::atomic<uint64_t> consumed{0};
+
+private:
+    duration_ns _sleep;
+};
+
+TEST(pollers, an_idle_adaptive_shard_keeps_polling_within_the_pollers_sleep_bound) {
+    auto group = start_shards(1, poll_mode::adaptive);
+    flag_poller sleepy(std::chrono::milliseconds(2));
+    group->run_on(0, [&] { shard::local().add_poller(&sleepy); });
+    // Nothing wakes the shard: only the bounded sleep brings it back to poll.
+    for (int round = 1; round <= 20; ++round) {
+        sleepy.pending.store(true, std::memory_order_release);
+        ASSERT_TRUE(eventually([&] { return sleepy.consumed.load() == uint64_t(round); }, 5s))
+            << "round " << round;
+    }
+    const auto sleeps = group->run_on(0, [] { return shard::local().stats().sleeps; });
+    EXPECT_GT(sleeps, 0u) << "the shard should still sleep between polls";
+    group->run_on(0, [&] { shard::local().remove_poller(&sleepy); });
+    const uint64_t polls_after_removal = sleepy.polls.load();
+    // Make the shard run a few iterations; the removed poller is not polled.
+    for (int i = 0; i < 10; ++i) group->run_on(0, [] {});
+    EXPECT_EQ(sleepy.polls.load(), polls_after_removal);
+}
+
+TEST(pollers, a_poller_that_allows_no_sleep_keeps_the_shard_spinning) {
+    auto group = start_shards(1, poll_mode::adaptive);
+    flag_poller spinning(duration_ns::zero());
+    const auto sleeps_before = group->run_on(0, [&] {
+        shard::local().add_poller(&spinning);
+        return shard::local().stats().sleeps;
+    });
+    const uint64_t polls_at_start = spinning.polls.load();
+    ASSERT_TRUE(eventually([&] { return spinning.polls.load() > polls_at_start + 100000; }));
+    const auto sleeps_after = group->run_on(0, [&] {
+        shard::local().remove_poller(&spinning);
+        return shard::local().stats().sleeps;
+    });
+    EXPECT_EQ(sleeps_after, sleeps_before);
 }
 
 }  // namespace
