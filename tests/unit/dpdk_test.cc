@@ -2,7 +2,10 @@
 // NIC): the arguments (no-hugepage mode, lcore 0 floating over the process's
 // CPUs with --lcores=0@(…), never -l), one start per process (a second is
 // refused), the calling thread left unpinned, thread registration, and the
-// device-string helpers.
+// device-string helpers; tsc_clock: deterministic samples check the rate,
+// forward steps and the slew after a backward step; the live clock stays
+// within a generous bound of CLOCK_REALTIME and never goes backwards across
+// recalibrate().
 // One EAL per process: every test that needs it calls eal() first.
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -11,8 +14,12 @@
 #include <rte_lcore.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
 
 #include "dpdk/eal.h"
+#include "dpdk/tsc_clock.h"
 
 namespace tl::dpdk {
 namespace {
@@ -101,6 +108,92 @@ TEST(dpdk, starts_once_and_leaves_the_main_thread_unpinned) {
     auto again = start_eal(options);
     ASSERT_FALSE(again.ok());
     EXPECT_NE(again.error().find("already started"), std::string::npos);
+}
+
+// --- tsc_clock ---------------------------------------------------------------
+
+constexpr uint64_t epoch_ns = 1'700'000'000'000'000'000;
+
+TEST(tsc_clock, converts_ticks_at_the_measured_rate) {
+    // 2.5 GHz: 2.5 ticks per ns.
+    const tsc_clock clock({1000, epoch_ns, 50}, {1000 + 2'500'000'000, epoch_ns + 1'000'000'000,
+                                                 50 + 1'000'000'000});
+    EXPECT_NEAR(clock.tsc_hz(), 2.5e9, 1.0);
+    EXPECT_EQ(clock.at(1000 + 2'500'000'000), epoch_ns + 1'000'000'000);
+    EXPECT_NEAR(static_cast<double>(clock.at(1000 + 5'000'000'000) - epoch_ns), 2e9, 2.0);
+    EXPECT_EQ(clock.at(0), epoch_ns + 1'000'000'000) << "earlier ticks clamp to the anchor";
+}
+
+TEST(tsc_clock, steps_forward_but_slews_when_realtime_steps_back) {
+    const uint64_t hz = 2'000'000'000;  // 2 ticks per ns
+    tsc_clock clock({0, epoch_ns, 0}, {hz, epoch_ns + 1'000'000'000, 1'000'000'000});
+    // Realtime jumped 3 ms ahead: follow it.
+    clock.recalibrate({2 * hz, epoch_ns + 2'003'000'000, 2'000'000'000});
+    EXPECT_EQ(clock.at(2 * hz), epoch_ns + 2'003'000'000);
+    // Realtime stepped back 5 ms: continue from where we are, slower.
+    uint64_t realtime = epoch_ns + 3'003'000'000 - 5'000'000;
+    clock.recalibrate({3 * hz, realtime, 3'000'000'000});
+    uint64_t last = clock.at(3 * hz);
+    EXPECT_EQ(last, epoch_ns + 3'003'000'000);
+    for (uint64_t second = 4; second < 10; ++second) {
+        realtime += 1'000'000'000;
+        for (uint64_t step = 1; step <= 100; ++step) {
+            const uint64_t now = clock.at((second - 1) * hz + step * hz / 100);
+            EXPECT_GE(now, last);
+            last = now;
+        }
+        clock.recalibrate({second * hz, realtime, second * 1'000'000'000});
+        EXPECT_GE(clock.at(second * hz), last);
+        last = clock.at(second * hz);
+    }
+    EXPECT_LE(last - realtime, 1'000u) << "caught up with realtime after the slew";
+    EXPECT_NEAR(clock.tsc_hz(), 2e9, 1.0);
+}
+
+TEST(tsc_clock, tracks_realtime_and_never_goes_backwards) {
+    tsc_clock clock;
+    EXPECT_GT(clock.tsc_hz(), 1e8);
+    auto realtime = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    };
+    uint64_t last = clock.now_ns();
+    int64_t worst_ns = 0;
+    for (int round = 0; round < 50; ++round) {
+        for (int i = 0; i < 10'000; ++i) {
+            const uint64_t now = clock.now_ns();
+            ASSERT_GE(now, last);
+            last = now;
+        }
+        const int64_t error = static_cast<int64_t>(clock.now_ns()) - realtime();
+        worst_ns = std::max(worst_ns, error < 0 ? -error : error);
+        clock.recalibrate();
+        const timespec pause{0, 2'000'000};
+        nanosleep(&pause, nullptr);
+    }
+    // Generous: a VM's TSC-vs-realtime agreement, a few ms of preemption.
+    EXPECT_LT(worst_ns, 5'000'000) << "worst difference from CLOCK_REALTIME";
+    std::printf("tsc_clock: %.0f Hz, worst |now_ns - CLOCK_REALTIME| %lld ns, invariant TSC %d\n",
+                clock.tsc_hz(), static_cast<long long>(worst_ns), tsc_clock::tsc_is_invariant());
+}
+
+TEST(tsc_clock, readers_on_other_threads_see_monotonic_time_during_recalibration) {
+    tsc_clock clock(tsc_hz());  // the EAL's figure when it runs, else measured
+    std::atomic<bool> stop{false};
+    std::atomic<bool> backwards{false};
+    std::thread reader([&] {
+        uint64_t last = clock.now_ns();
+        while (!stop.load(std::memory_order_relaxed)) {
+            const uint64_t now = clock.now_ns();
+            if (now < last) backwards = true;
+            last = now;
+        }
+    });
+    for (int i = 0; i < 2000; ++i) clock.recalibrate();
+    stop = true;
+    reader.join();
+    EXPECT_FALSE(backwards.load());
 }
 
 
