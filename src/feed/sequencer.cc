@@ -37,11 +37,12 @@ namespace {
 // A held message in the hold buffer: this header, then the bytes, 8-aligned.
 struct held_record {
     int64_t held_at_ns;
+    int64_t receive_ns;
     uint16_t length;
     uint8_t line;
     uint8_t unused[5];
 };
-static_assert(sizeof(held_record) == 16);
+static_assert(sizeof(held_record) == 24);
 constexpr size_t hold_alignment = 8;
 
 size_t record_bytes(size_t message_bytes) noexcept {
@@ -163,7 +164,8 @@ void sequencer::note_end(session_state& s) noexcept {
 // --- packets ------------------------------------------------------------------------
 
 void sequencer::on_packet(const mold_packet& packet, unsigned line, steady_time now,
-                          sequencer_emit emit) noexcept {
+                          sequencer_emit emit, int64_t receive_ns) noexcept {
+    _receive_ns = receive_ns;
     TL_ASSERT(line < _options.lines, "line out of range");
     line_stats& per_line = _stats.lines[line];
     per_line.packets += 1;
@@ -248,7 +250,7 @@ void sequencer::emit_now(session_state& s, uint64_t sequence, std::span<const st
     set_bit(s, 0, sequence);
     move_next(s, sequence + 1);
     _stats.lines[line].arbitration_wins += 1;
-    emit(s.index, s.name, sequence, message, line);
+    emit(s.index, s.name, sequence, message, line, _receive_ns);
 }
 
 // A message below next_expected: a copy of one emitted, or one declared lost.
@@ -272,7 +274,7 @@ void sequencer::on_late(session_state& s, uint64_t sequence, std::span<const std
     if (sequence >= s.start_sequence) _stats.gap_filled_messages += 1;
     _stats.lines[line].arbitration_wins += 1;
     out_of_order = true;
-    emit(s.index, s.name, sequence, message, line);
+    emit(s.index, s.name, sequence, message, line, _receive_ns);
 }
 
 // --- the hold (A/B) -----------------------------------------------------------------
@@ -339,6 +341,7 @@ bool sequencer::hold(session_state& s, uint64_t sequence, std::span<const std::b
     TL_ASSERT(message.size() <= std::numeric_limits<uint16_t>::max());
     held_record header{};
     header.held_at_ns = now.time_since_epoch().count();
+    header.receive_ns = _receive_ns;
     header.length = static_cast<uint16_t>(message.size());
     header.line = static_cast<uint8_t>(line);
     std::byte* at = _hold.get() + _hold_used;
@@ -400,7 +403,7 @@ void sequencer::settle(session_state& s, steady_time now, bool force,
             _stats.lines[header.line].arbitration_wins += 1;
             emit(s.index, s.name, sequence,
                  std::span<const std::byte>(_hold.get() + offset + sizeof(header), header.length),
-                 header.line);
+                 header.line, header.receive_ns);
             if (s.held_count > 0) {
                 s.front_held = next_held(s, sequence);
                 s.front_deadline = held_deadline(s, s.front_held);

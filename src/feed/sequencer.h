@@ -103,10 +103,12 @@ struct sequencer_stats {
     uint64_t hold_timeouts = 0;          // holes released by hold_timeout
 };
 
-// Called for each message to write, in output order.
+// Called for each message to write, in output order. `receive_ns` is what
+// on_packet was given with the packet that carried the message (a held
+// message keeps its own).
 using sequencer_emit = absl::FunctionRef<void(uint32_t session_index, const mold_session& session,
                                               uint64_t sequence, std::span<const std::byte> message,
-                                              unsigned line)>;
+                                              unsigned line, int64_t receive_ns)>;
 
 // What the sequencer knows of one session, for metrics and tests.
 struct sequencer_session_view {
@@ -125,9 +127,10 @@ public:
     sequencer& operator=(const sequencer&) = delete;
 
     // One parsed MoldUDP64 packet (parse_moldudp64 accepted it) from `line`
-    // (< options.lines).
+    // (< options.lines), received at `receive_ns` (opaque here: handed back
+    // with each of its messages).
     void on_packet(const mold_packet& packet, unsigned line, steady_time now,
-                   sequencer_emit emit) noexcept;
+                   sequencer_emit emit, int64_t receive_ns = 0) noexcept;
 
     // Releases holes whose hold_timeout has passed. Cheap when nothing is held;
     // the runtime calls it every loop iteration.
@@ -189,6 +192,7 @@ private:
     std::vector<hold_entry> _index;
     size_t _index_mask = 0;
     uint32_t _held_total = 0;
+    int64_t _receive_ns = 0;  // of the packet on_packet is handling
 };
 
 }  // namespace tl::feed

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::array<uint64_t, 3> last_emitted{};
     std::array<bool, 3> any{};
     const auto emit = [&](uint32_t session, const mold_session&, uint64_t sequence,
-                          std::span<const std::byte> message, unsigned) {
+                          std::span<const std::byte> message, unsigned, int64_t) {
         if (message.size() != 1 || std::to_integer<uint8_t>(message[0]) != (sequence & 0xff)) {
             std::abort();  // a message's bytes must travel with its sequence
         }

@@ -173,7 +173,7 @@ std::optional<failure_report> run_seed(uint64_t seed) {
     std::vector<std::vector<uint64_t>> in_order(sessions);
     std::optional<failure_report> bad;
     const auto emit = [&](uint32_t, const mold_session& name, uint64_t sequence,
-                          std::span<const std::byte> message, unsigned) {
+                          std::span<const std::byte> message, unsigned, int64_t) {
         const int s = std::atoi(std::string(name.data() + 7, 3).c_str()) - 100;
         const std::string got(reinterpret_cast<const char*>(message.data()), message.size());
         if (s < 0 || s >= sessions || got != message_text(s, sequence)) {

@@ -395,7 +395,7 @@ struct harness {
 
     auto sink() {
         return [this](uint32_t, const mold_session&, uint64_t s, std::span<const std::byte> m,
-                      unsigned l) {
+                      unsigned l, int64_t) {
             out.push_back({s, std::string(reinterpret_cast<const char*>(m.data()), m.size()), l});
         };
     }
@@ -462,6 +462,28 @@ TEST(Sequencer, ArbitrationHoldsUntilTheOtherLineFills) {
     EXPECT_EQ(st.lines[0].arbitration_duplicates, 0u);
     EXPECT_EQ(st.duplicate_messages, 0u);
     EXPECT_EQ(h.seq.held_messages(), 0u);
+}
+
+TEST(Sequencer, HeldMessagesKeepTheirOwnReceiveTime) {
+    // Line A delivers 1, skips 2, delivers 3 (held); line B brings 2 later.
+    // Each message comes out with the receive time of the packet that carried it.
+    sequencer seq({.lines = 2});
+    std::vector<std::pair<uint64_t, int64_t>> out;
+    const auto sink = [&](uint32_t, const mold_session&, uint64_t sequence,
+                          std::span<const std::byte>, unsigned, int64_t receive_ns) {
+        out.emplace_back(sequence, receive_ns);
+    };
+    const auto feed = [&](unsigned line, uint64_t sequence, int64_t receive_ns) {
+        const bytes b = mold("SESSION001", sequence, 1, {"m" + std::to_string(sequence)});
+        mold_packet p;
+        ASSERT_EQ(parse_moldudp64(b, p), mold_status::ok);
+        seq.on_packet(p, line, steady_time{}, sink, receive_ns);
+    };
+    feed(0, 1, 100);
+    feed(0, 3, 300);
+    feed(1, 2, 200);
+    const std::vector<std::pair<uint64_t, int64_t>> want = {{1, 100}, {2, 200}, {3, 300}};
+    EXPECT_EQ(out, want);
 }
 
 TEST(Sequencer, ArbitrationGapWhenBothLinesLost) {
