@@ -843,6 +843,21 @@ raw_value to_raw_value(const YAML::Node& node) {
     return {raw_value::shape::null, {}};
 }
 
+result<void, feed::feed_config_error> apply_feed_section(broker_config& config,
+                                                        std::string_view name,
+                                                        const YAML::Node& node) {
+    if (name == "dpdk") {
+        auto settings = feed::parse_dpdk_settings(node);
+        if (!settings) return failure{std::move(settings.error())};
+        config.dpdk = std::move(*settings);
+        return {};
+    }
+    auto feeds = feed::parse_feeds(node);
+    if (!feeds) return failure{std::move(feeds.error())};
+    config.feeds = std::move(*feeds);
+    return {};
+}
+
 config_result<broker_config> apply_yaml(const YAML::Node& root, std::string_view source,
                                         broker_config config) {
     const std::string source_name(source);
@@ -858,6 +873,16 @@ config_result<broker_config> apply_yaml(const YAML::Node& root, std::string_view
                 source_name, fmt::format("line {}: keys must be plain names", line), ""}};
         }
         const std::string name = entry.first.Scalar();
+        if (name == "feeds" || name == "dpdk") {
+            // Nested sections: parsed by the feed library, errors name the
+            // full path ("feeds[1].partitioning.key_offset").
+            if (auto parsed = apply_feed_section(config, name, entry.second); !parsed) {
+                return failure{config_error{parsed.error().key, parsed.error().message,
+                                            source_name}};
+            }
+            config.sources.insert_or_assign(name, source_name);
+            continue;
+        }
         const config_key* key = find_config_key(name);
         if (key == nullptr) {
             return failure{config_error{name, unknown_key_message(name), source_name}};

@@ -21,8 +21,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
+#include "feed/feed_config.h"
 #include "reactor/shard.h"
 #include "storage/log_config.h"
 #include "uring/socket.h"
@@ -103,6 +105,11 @@ struct broker_config {
     // Broker-wide defaults of topic configs that the operator set, in
     // topic-config naming ("retention.ms"): from log_retention_ms and friends.
     std::map<std::string, std::string, std::less<>> topic_defaults;
+
+    // ---- Feed ingest (DESIGN.md §7; src/feed/feed_config.h) ----
+    // Sections of the YAML file only (no flags): lists and maps.
+    std::vector<feed::feed_config> feeds;
+    feed::dpdk_settings dpdk;
 
     // key -> the file path or flag that last set it; keys left at their
     // built-in default are absent. Only for error messages.

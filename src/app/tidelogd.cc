@@ -25,6 +25,7 @@
 #include "app/config.h"
 #include "app/data_directory.h"
 #include "app/exit_status.h"
+#include "app/feeds.h"
 #include "app/node.h"
 #include "tidelog_build_config.h"
 
@@ -123,6 +124,11 @@ int run(std::span<const std::string_view> arguments) {
                      config->smp, usable_cpus);
     }
 
+    // DPDK's EAL and the feeds' ports, before any shard exists (the EAL
+    // starts once per process; its threads inherit the blocked signals).
+    auto feeds = prepare_feeds(*config);
+    if (!feeds) return report(feeds.error());
+
     node_state state(*config);
     // Before the broker: /healthz and /ready (503) answer during recovery.
     auto admin = admin_endpoint::start(state);
@@ -133,6 +139,7 @@ int run(std::span<const std::string_view> arguments) {
     broker daemon(*config);
     daemon.add_service(cluster_service(state));
     daemon.add_service(kafka_service(state));
+    if (*feeds) daemon.add_service(feed_service(state, **feeds));
     if (auto started = daemon.start(); !started) {
         std::fprintf(stderr, "tidelogd: start-up failed: %s\n", started.error().c_str());
         if (daemon.is_abandoned()) _exit(to_int(exit_status::failure));

@@ -4,6 +4,8 @@
 // rejected with one message naming the key and where the value came from;
 // flags override the file; defaults render to YAML that reads back unchanged;
 // and config/tidelog.yaml documents every key and parses to the defaults.
+// The feeds/dpdk sections parse into the config with errors naming the full
+// key path; a build without DPDK refuses feeds at start-up (prepare_feeds).
 // How: parse_config() and overlay_flags() on YAML text and flag lists in
 // memory, and the shipped file read from the path meson passes in
 // TIDELOG_CONFIG_YAML.
@@ -20,6 +22,8 @@
 
 #include "app/command_line.h"
 #include "app/config.h"
+#include "app/feeds.h"
+#include "tidelog_build_config.h"
 
 namespace tl::app {
 namespace {
@@ -441,6 +445,67 @@ TEST(shipped_config, documents_every_key_and_parses_to_the_defaults) {
     ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
     EXPECT_EQ(render_config_yaml(*loaded), render_config_yaml(default_config()));
 }
+
+constexpr std::string_view feed_yaml = R"(
+dpdk:
+  memory_mb: 128
+  burst_size: 16
+feeds:
+  - name: itch
+    ports: ["net_pcap0,rx_pcap=/nonexistent/a.pcap", "net_pcap1,rx_pcap=/nonexistent/b.pcap"]
+    decoder: moldudp64
+    topic: itch
+    partitions: 4
+    partitioning: {by: key, key_offset: 1, key_length: 2}
+    arbitration: {hold_us: 500}
+)";
+
+TEST(config_feeds, sections_parse_into_the_config) {
+    const broker_config config = parse_ok(feed_yaml);
+    ASSERT_EQ(config.feeds.size(), 1u);
+    EXPECT_EQ(config.feeds[0].name, "itch");
+    EXPECT_EQ(config.feeds[0].ports.size(), 2u);
+    EXPECT_EQ(config.feeds[0].partitioning, feed::partition_rule::key);
+    EXPECT_EQ(config.feeds[0].key_length, 2u);
+    EXPECT_EQ(config.dpdk.memory_mb, 128u);
+    EXPECT_EQ(config.dpdk.burst_size, 16u);
+    EXPECT_EQ(config.source_of("feeds"), "test.yaml");
+}
+
+TEST(config_feeds, errors_name_the_full_key_and_the_file) {
+    const std::string bad = std::string(feed_yaml).replace(
+        std::string(feed_yaml).find("key_length: 2"), 13, "key_length: 0");
+    const config_error error = parse_error(bad);
+    EXPECT_EQ(error.key, "feeds[0].partitioning.key_length");
+    EXPECT_EQ(error.source, "test.yaml");
+    EXPECT_EQ(parse_error("dpdk:\n  burst_size: 65\n").key, "dpdk.burst_size");
+}
+
+TEST(config_feeds, no_feeds_means_no_dpdk) {
+    auto runtime = prepare_feeds(parse_ok("smp: 1\n"));
+    ASSERT_TRUE(runtime.ok());
+    EXPECT_EQ(runtime->get(), nullptr);
+}
+
+#if !TIDELOG_HAVE_DPDK
+// This build has no DPDK (the sanitize build is configured -Ddpdk=disabled):
+// a config with feeds must stop start-up, naming the key.
+TEST(config_feeds, a_build_without_dpdk_refuses_feeds) {
+    auto runtime = prepare_feeds(parse_ok(feed_yaml));
+    ASSERT_FALSE(runtime.ok());
+    EXPECT_EQ(runtime.error().key, "feeds");
+    EXPECT_THAT(runtime.error().message, HasSubstr("without DPDK"));
+    EXPECT_EQ(runtime.error().source, "test.yaml");
+}
+#else
+// With DPDK: ports that cannot open stop start-up naming the port's key.
+TEST(config_feeds, a_port_that_cannot_open_is_named) {
+    auto runtime = prepare_feeds(parse_ok(feed_yaml));
+    ASSERT_FALSE(runtime.ok());
+    EXPECT_EQ(runtime.error().key, "feeds[0].ports[0]");
+    EXPECT_THAT(runtime.error().message, HasSubstr("net_pcap0"));
+}
+#endif
 
 }  // namespace
 }  // namespace tl::app
