@@ -71,8 +71,13 @@ def reserved_port():
 class Broker:
     """One tidelogd process; `settings` are config keys (message_max_bytes=...)."""
 
-    def __init__(self, name="broker", **settings):
+    def __init__(self, name="broker", config_yaml=None, command_prefix=None, **settings):
+        """`config_yaml`: text of a config file passed with --config (for
+        sections that have no flags, such as feeds); `command_prefix`: argv
+        put before tidelogd's (e.g. `ip netns exec NS`)."""
         self.name = name
+        self.config_yaml = config_yaml
+        self.command_prefix = list(command_prefix or [])
         self.settings = dict(settings)
         self.temp_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"tidelog-{name}-"))
         self.data_dir = self.temp_dir / "data"
@@ -111,10 +116,14 @@ class Broker:
     def _start_once(self, binary):
         self._starts += 1
         self.log_path = self.temp_dir / f"tidelogd-{self._starts}.log"
-        args = [binary, "--data-dir", str(self.data_dir),
+        args = self.command_prefix + [binary, "--data-dir", str(self.data_dir),
                 "--kafka-addr", self.bootstrap, "--admin-addr", f"127.0.0.1:{self.admin_port}",
                 "--smp", "2", "--min-free-bytes", "0", "--cpu-pinning", "floating",
                 "--cache-bytes-per-shard", str(16 << 20)]
+        if self.config_yaml is not None:
+            config_path = self.temp_dir / "tidelog.yaml"
+            config_path.write_text(self.config_yaml)
+            args += ["--config", str(config_path)]
         for key, value in self.settings.items():
             if isinstance(value, bool):
                 value = "true" if value else "false"

@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""Proves feed ingest (issue 8) end to end: real tidelogd processes built with
+DPDK read UDP feeds from DPDK virtual devices into topics that real Kafka
+clients (confluent-kafka, kcat) read back.
+
+- MoldUDP64 replay through net_pcap: perf/feedgen writes a pcap of ITCH-like
+  messages in two sessions with injected gaps and duplicates and a manifest
+  of what it sent; every sent message lands exactly once, in sequence order,
+  in its session's partition, with the value, `seq`, `session` and `rx_ns`
+  headers and timestamp expected; the gap, duplicate, heartbeat and
+  end-of-session counters on /metrics equal what was injected; kcat reads the
+  same records.
+- A/B arbitration: two pcaps of one feed, each missing different packets (and
+  a few lost on both), produce the complete sequence once, in order; the gap
+  counter counts only what both lines lost.
+- Key partitioning: the stock-locate bytes of each ITCH message are the key,
+  hashed with murmur2 as librdkafka's `murmur2_random` partitioner does: a
+  confluent-kafka producer with that partitioner puts each key in the same
+  partition as the feed did.
+- net_af_packet on a veth pair inside a network namespace this test creates:
+  UDP multicast sent by feedgen with an ordinary kernel socket from the
+  namespace is ingested (raw decoder, destination filter) and consumed; a
+  datagram for another port is filtered out and counted.
+- Bad feed configs stop start-up with exit status 2 and a message naming the key.
+
+Every wait polls with a deadline. FEEDGEN names perf/feedgen's binary.
+"""
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import harness
+from feed_consume import read_topic
+
+from confluent_kafka import Producer
+
+FEEDGEN = os.environ.get("FEEDGEN")
+HERE = pathlib.Path(__file__).resolve().parent
+CONSUME_TIMEOUT_S = 60
+# A/B: how long a line may lag before a hole is declared a gap. Generous, so
+# that a descheduled shard on a loaded CI machine does not turn late copies
+# into gaps; the pcaps are read in lockstep, so no hole waits that long.
+HOLD_US = 1_000_000
+
+
+def feedgen(*args):
+    run = subprocess.run([FEEDGEN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"feedgen {args}: {run.returncode}\n{run.stdout}{run.stderr}"
+    return run.stdout
+
+
+def feed_yaml(name, ports, topic, decoder="moldudp64", partitions=1, partitioning="{by: queue}",
+              extra=""):
+    port_list = ", ".join(json.dumps(p) for p in ports)
+    return (f"dpdk:\n  memory_mb: 256\n  mbufs_per_queue: 4095\n  idle_sleep_us: 100\n"
+            f"feeds:\n  - name: {name}\n    ports: [{port_list}]\n    decoder: {decoder}\n"
+            f"    topic: {topic}\n    partitions: {partitions}\n"
+            f"    partitioning: {partitioning}\n{extra}")
+
+
+def metrics_text(broker):
+    status, body = harness.http_get(f"http://127.0.0.1:{broker.admin_port}/metrics")
+    assert status == 200, status
+    return body
+
+
+def metric_sum(text, name, **labels):
+    """Sum of the series of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:{{(.*)}})? ([-+0-9.eE]+)$", line)
+        if not match:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(have.get(k) == str(v) for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def int_header(record, name):
+    return int.from_bytes(bytes.fromhex(record["headers"][name]), "big", signed=True)
+
+
+def expected_messages(manifest):
+    """{session: [(sequence, value hex)]} of what the feed must deliver, in order."""
+    out = {}
+    for session in manifest["sessions"]:
+        values = session["values"]
+        assert values["all"], "run feedgen with --manifest-values"
+        sequences = [s for lo, hi in session["delivered"]["ranges"] for s in range(lo, hi + 1)]
+        out[session["name"]] = [(s, values["hex"][s - values["first_sequence"]])
+                                for s in sequences]
+    return out
+
+
+def check_sessions(records, manifest, started_ns):
+    """Each session's records: exactly the delivered messages, in order, one partition."""
+    want = expected_messages(manifest)
+    assert len(records) == sum(len(v) for v in want.values()), \
+        f"{len(records)} records, want {sum(len(v) for v in want.values())}"
+    by_session, partitions = {}, {}
+    now_ns = time.time_ns()
+    for r in sorted(records, key=lambda r: (r["partition"], r["offset"])):
+        session = bytes.fromhex(r["headers"]["session"]).decode()
+        by_session.setdefault(session, []).append((int_header(r, "seq"), r["value"]))
+        partitions.setdefault(session, set()).add(r["partition"])
+        rx_ns = int_header(r, "rx_ns")
+        assert started_ns <= rx_ns <= now_ns, f"rx_ns {rx_ns} outside [{started_ns}, {now_ns}]"
+        assert r["timestamp_ms"] == rx_ns // 1_000_000, (r["timestamp_ms"], rx_ns)
+    assert sorted(by_session) == sorted(want), (sorted(by_session), sorted(want))
+    for session, messages in want.items():
+        got = by_session[session]
+        if got != messages:
+            first = next(i for i, (g, w) in enumerate(zip(got + [None] * len(messages),
+                                                           messages)) if g != w)
+            raise AssertionError(f"{session}: first difference at #{first}: "
+                                 f"got {got[first] if first < len(got) else None}, "
+                                 f"want {messages[first]}")
+        assert len(partitions[session]) == 1, f"{session} in partitions {partitions[session]}"
+
+
+def mold_replay(work):
+    pcap, manifest_path = work / "itch.pcap", work / "itch.json"
+    feedgen("--feed", "moldudp64", "--sessions", 2, "--count", 4000, "--messages-per-packet",
+            "1-4", "--gaps", 7, "--duplicates", 9, "--heartbeat-every", 300, "--end-of-session",
+            "--pcap", pcap, "--manifest", manifest_path, "--manifest-values", "--seed", 11)
+    manifest = json.loads(manifest_path.read_text())
+    topic = harness.unique_topic("itch")
+    started_ns = time.time_ns()
+    config = feed_yaml("itch", [f"net_pcap0,rx_pcap={pcap}"], topic, partitions=2,
+                       partitioning="{by: session}")
+    with harness.Broker("feed-mold", config_yaml=config) as broker:
+        expected = sum(s["delivered"]["messages"] for s in manifest["sessions"])
+        records = read_topic(broker.bootstrap, topic, expected, CONSUME_TIMEOUT_S)
+        check_sessions(records, manifest, started_ns)
+
+        gaps = [g for s in manifest["sessions"] for g in s["gaps"]["A"]]
+        duplicates = [d for s in manifest["sessions"] for d in s["duplicates"]]
+        assert gaps and duplicates, "the fixture must inject both"
+        want = {
+            "tidelog_feed_gap_messages_total": sum(g["messages"] for g in gaps),
+            "tidelog_feed_gaps_total": len(gaps),
+            "tidelog_feed_duplicate_messages_total": sum(d["messages"] for d in duplicates),
+            "tidelog_feed_heartbeats_total": sum(s["heartbeats"] for s in manifest["sessions"]),
+            "tidelog_feed_end_of_session_total": len(manifest["sessions"]),
+            "tidelog_feed_records_written_total": expected,
+            "tidelog_feed_packets_total": manifest["lines"][0]["frames"],
+        }
+
+        def counters_match():
+            text = metrics_text(broker)
+            got = {name: metric_sum(text, name, feed="itch") for name in want}
+            return got if got == want else None
+
+        try:
+            harness.deadline_poll(counters_match, 10, "feed counters to match the manifest")
+        except AssertionError:
+            text = metrics_text(broker)
+            raise AssertionError({n: (metric_sum(text, n, feed="itch"), v)
+                                  for n, v in want.items()})
+        assert metric_sum(metrics_text(broker), "tidelog_feed_dropped_records_total") == 0
+
+        # kcat (librdkafka's CLI) reads the same records and headers. The
+        # binary seq/rx_ns header values may hold any byte, newlines too:
+        # frame each record with a marker that cannot occur in ITCH text.
+        out = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q",
+                              "-f", "<%p:%o>%h</record>"], capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        rows = re.findall(rb"<(\d+):(\d+)>(.*?)</record>", out.stdout, re.S)
+        assert len(rows) == expected, f"kcat read {len(rows)} of {expected}"
+        offsets = {(int(p), int(o)) for p, o, _ in rows}
+        assert offsets == {(r["partition"], r["offset"]) for r in records}
+        sessions = {re.search(rb"session=(SESSION\d+)", h).group(1) for _, _, h in rows}
+        assert sessions == {s["name"].encode() for s in manifest["sessions"]}, sessions
+
+
+def ab_arbitration(work):
+    a, b, manifest_path = work / "a.pcap", work / "b.pcap", work / "ab.json"
+    feedgen("--feed", "moldudp64", "--sessions", 2, "--count", 3000, "--lines", 2,
+            "--messages-per-packet", "1-3", "--gaps-a", 9, "--gaps-b", 9, "--common-gaps", 2,
+            "--pcap", a, "--pcap-b", b, "--manifest", manifest_path, "--manifest-values",
+            "--seed", 5)
+    manifest = json.loads(manifest_path.read_text())
+    for session in manifest["sessions"]:
+        lost_a = {g["first_sequence"] for g in session["gaps"]["A"]}
+        lost_b = {g["first_sequence"] for g in session["gaps"]["B"]}
+        assert lost_a and lost_b and not lost_a & lost_b, "each line must miss different packets"
+    topic = harness.unique_topic("itch-ab")
+    started_ns = time.time_ns()
+    config = feed_yaml("itch_ab", [f"net_pcap0,rx_pcap={a}", f"net_pcap1,rx_pcap={b}"], topic,
+                       partitions=1, extra=f"    arbitration: {{hold_us: {HOLD_US}}}\n")
+    with harness.Broker("feed-ab", config_yaml=config) as broker:
+        expected = sum(s["delivered"]["messages"] for s in manifest["sessions"])
+        records = read_topic(broker.bootstrap, topic, expected, CONSUME_TIMEOUT_S)
+        check_sessions(records, manifest, started_ns)
+        common = sum(g["messages"] for s in manifest["sessions"] for g in s["common_gaps"])
+        assert common > 0
+
+        def gap_counted():
+            text = metrics_text(broker)
+            return metric_sum(text, "tidelog_feed_gap_messages_total", feed="itch_ab") == common
+
+        harness.deadline_poll(gap_counted, 10, f"gap_messages == {common} (lost on both lines)")
+        text = metrics_text(broker)
+        for line in ("a", "b"):
+            wins = metric_sum(text, "tidelog_feed_arbitration_wins_total", feed="itch_ab",
+                              line=line)
+            assert wins > 0, f"line {line} never delivered first: {wins}"
+
+
+def key_partitioning(work):
+    pcap, manifest_path = work / "keys.pcap", work / "keys.json"
+    feedgen("--feed", "moldudp64", "--sessions", 1, "--count", 1500, "--instruments", 40,
+            "--pcap", pcap, "--manifest", manifest_path, "--seed", 3)
+    manifest = json.loads(manifest_path.read_text())
+    topic = harness.unique_topic("itch-keys")
+    config = feed_yaml("itch_keys", [f"net_pcap0,rx_pcap={pcap}"], topic, partitions=4,
+                       partitioning="{by: key, key_offset: 1, key_length: 2}")
+    with harness.Broker("feed-keys", config_yaml=config) as broker:
+        expected = manifest["sessions"][0]["delivered"]["messages"]
+        records = read_topic(broker.bootstrap, topic, expected, CONSUME_TIMEOUT_S)
+        feed_partition = {}
+        for r in records:
+            assert r["key"] == r["value"][2:6], f"key {r['key']} is not bytes 1-2 of the value"
+            assert feed_partition.setdefault(r["key"], r["partition"]) == r["partition"], \
+                f"key {r['key']} in two partitions"
+        assert len(set(feed_partition.values())) > 1, "40 keys should spread over 4 partitions"
+        want_by_key = manifest["sessions"][0]["delivered_by_key"]
+        got_by_key = {}
+        for r in records:
+            got_by_key[r["key"]] = got_by_key.get(r["key"], 0) + 1
+        assert got_by_key == want_by_key
+
+        producer = Producer({"bootstrap.servers": broker.bootstrap,
+                             "partitioner": "murmur2_random", "linger.ms": 5})
+        placed = {}
+
+        def delivered(error, message):
+            assert error is None, error
+            placed[message.key().hex()] = message.partition()
+
+        for key in feed_partition:
+            producer.produce(topic, key=bytes.fromhex(key), value=b"from kafka",
+                             on_delivery=delivered)
+        assert producer.flush(30) == 0
+        assert placed == feed_partition, {k: (placed.get(k), v) for k, v in feed_partition.items()
+                                          if placed.get(k) != v}
+
+
+def ip(*args, check=True):
+    run = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if check:
+        assert run.returncode == 0, f"ip {' '.join(args)}: {run.stderr}"
+    return run
+
+
+def af_packet_multicast(work):
+    if os.geteuid() != 0:
+        raise harness.SkipCase("needs root to create a network namespace")
+    ns = f"tlfeed{os.getpid()}"
+    ip("netns", "add", ns)
+    try:
+        ip("-n", ns, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+        for interface in ("veth0", "veth1"):
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                            f"net.ipv6.conf.{interface}.disable_ipv6=1"], check=True)
+        for interface in ("lo", "veth0", "veth1"):
+            ip("-n", ns, "link", "set", interface, "up")
+        ip("-n", ns, "addr", "add", "198.18.0.2/24", "dev", "veth1")
+        ip("-n", ns, "route", "add", "239.0.0.0/8", "dev", "veth1")
+        inside = ["ip", "netns", "exec", ns]
+        topic = harness.unique_topic("telemetry")
+        config = feed_yaml("telemetry", ["net_af_packet0,iface=veth0"], topic, decoder="raw",
+                           extra="    filter: {address: 239.1.1.1, port: 30001}\n")
+        count = 5000
+        with harness.Broker("feed-afp", config_yaml=config, command_prefix=inside) as broker:
+            manifest_path = work / "raw.json"
+            sent = subprocess.run(inside + [FEEDGEN, "--feed", "raw", "--payload-bytes", "64",
+                                            "--count", str(count), "--rate", "20000",
+                                            "--send", "239.1.1.1:30001",
+                                            "--interface-address", "198.18.0.2",
+                                            "--manifest", str(manifest_path)],
+                                  capture_output=True, text=True, timeout=120)
+            assert sent.returncode == 0, sent.stderr
+            # Another destination port on the same group: not this feed's traffic.
+            other = subprocess.run(inside + [FEEDGEN, "--feed", "raw", "--count", "10",
+                                             "--send", "239.1.1.1:30009",
+                                             "--interface-address", "198.18.0.2"],
+                                   capture_output=True, text=True, timeout=60)
+            assert other.returncode == 0, other.stderr
+            consume = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"),
+                                               broker.bootstrap, topic, str(count),
+                                               str(CONSUME_TIMEOUT_S)],
+                                     capture_output=True, text=True, timeout=180)
+            assert consume.returncode == 0, consume.stderr[-3000:]
+            records = json.loads(consume.stdout)
+            records.sort(key=lambda r: r["offset"])
+            sequences = [int(r["value"][:16], 16) for r in records]
+            assert sequences == list(range(1, count + 1)), \
+                f"{len(sequences)} records; first wrong at " \
+                f"{next((i for i, s in enumerate(sequences) if s != i + 1), None)}"
+            assert [int_header(r, "seq") for r in records] == list(range(1, count + 1))
+            assert all(len(bytes.fromhex(r["value"])) == 64 for r in records)
+
+            def filtered():
+                run = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"),
+                                               "--metrics",
+                                               f"http://127.0.0.1:{broker.admin_port}/metrics"],
+                                     capture_output=True, text=True, timeout=30)
+                value = metric_sum(run.stdout, "tidelog_feed_filtered_packets_total",
+                                   feed="telemetry")
+                return value >= 10
+            harness.deadline_poll(filtered, 10, "10 datagrams for port 30009 filtered out")
+    finally:
+        ip("netns", "del", ns, check=False)
+
+
+def config_errors(work):
+    binary = os.environ["TIDELOGD"]
+    pcap = work / "present.pcap"
+    feedgen("--feed", "raw", "--count", 10, "--pcap", pcap)
+    good = feed_yaml("f", [f"net_pcap0,rx_pcap={pcap}"], "t")
+    cases = {
+        "feeds[0].decoder": good.replace("decoder: moldudp64", "decoder: fix"),
+        "feeds[0].arbitration": good + "    arbitration: {hold_us: 100}\n",
+        "feeds[0].topic": good.replace("    topic: t\n", ""),
+        "feeds[0].partitioning.key_offset": good.replace("{by: queue}", "{by: key}"),
+        "feeds[0].ports[0]": good.replace(str(pcap), str(work / "missing.pcap")),
+        "dpdk.burst_size": good.replace("  idle_sleep_us: 100\n",
+                                        "  idle_sleep_us: 100\n  burst_size: 1000\n"),
+    }
+    for key, text in cases.items():
+        path = work / "bad.yaml"
+        path.write_text(text)
+        data = work / f"data-{key}"
+        run = subprocess.run([binary, "--config", str(path), "--data-dir", str(data),
+                              "--kafka-addr", f"127.0.0.1:{harness.free_port()}",
+                              "--admin-addr", f"127.0.0.1:{harness.free_port()}",
+                              "--smp", "1", "--min-free-bytes", "0"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, f"{key}: exit {run.returncode}\n{run.stderr}"
+        assert run.stderr.startswith(key + ":") or f"{key}:" in run.stderr, \
+            f"{key} not named: {run.stderr}"
+
+
+def main():
+    tap = harness.Tap()
+    if not FEEDGEN:
+        tap.skip("feeds", "FEEDGEN not set (built without DPDK)")
+        sys.exit(tap.finish())
+    with tempfile.TemporaryDirectory(prefix="tidelog-feeds-") as temp:
+        work = pathlib.Path(temp)
+        tap.case("MoldUDP64 pcap with gaps and duplicates lands once each, in order, "
+                 "with headers and counters", mold_replay, work)
+        tap.case("A/B arbitration: two lines missing different packets give the whole sequence",
+                 ab_arbitration, work)
+        tap.case("key partitioning agrees with librdkafka's murmur2_random", key_partitioning,
+                 work)
+        tap.case("af_packet on a veth in a netns ingests kernel UDP multicast",
+                 af_packet_multicast, work)
+        tap.case("bad feed config stops start-up naming the key", config_errors, work)
+    sys.exit(tap.finish())
+
+
+if __name__ == "__main__":
+    main()
