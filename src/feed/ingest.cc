@@ -258,6 +258,7 @@ bool feed_ingest::poll() noexcept {
         did_work = true;
         // One clock read per burst: the frames of a burst arrived together.
         const auto burst_ns = static_cast<int64_t>(_environment.clock->now_ns());
+        _burst_time = reactor::shard::local().now();
         uint64_t bytes = 0;
         for (uint16_t i = 0; i < received; ++i) {
             bytes += burst.frames[i].size();
@@ -300,7 +301,7 @@ void feed_ingest::handle_frame(queue_state& q, std::span<const std::byte> frame,
         q.malformed.add();
         return;
     }
-    _sequencer->on_packet(packet, q.binding.line, reactor::shard::local().now(),
+    _sequencer->on_packet(packet, q.binding.line, _burst_time,
                           sequenced_writer{this}, receive_ns);
 }
 
