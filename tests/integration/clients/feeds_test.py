@@ -20,11 +20,14 @@ clients (confluent-kafka, kcat) read back.
 - net_af_packet on a veth pair inside a network namespace this test creates:
   UDP multicast sent by feedgen with an ordinary kernel socket from the
   namespace is ingested (raw decoder, destination filter) and consumed; a
-  datagram for another port is filtered out and counted.
+  datagram for another port is filtered out and counted. With two RX queues
+  (af_packet's fanout hash standing in for RSS) on two shards, 16 flows spread
+  over both queues, each flow on one queue and in order.
 - Bad feed configs stop start-up with exit status 2 and a message naming the key.
 
 Every wait polls with a deadline. FEEDGEN names perf/feedgen's binary.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -259,7 +262,11 @@ def ip(*args, check=True):
     return run
 
 
-def af_packet_multicast(work):
+@contextlib.contextmanager
+def veth_namespace():
+    """A network namespace with a veth pair: veth1 (198.18.0.2, route to
+    239.0.0.0/8) is where multicast leaves, veth0 is DPDK's. Yields the argv
+    prefix that runs a command inside; deletes the namespace (and the pair)."""
     if os.geteuid() != 0:
         raise harness.SkipCase("needs root to create a network namespace")
     ns = f"tlfeed{os.getpid()}"
@@ -273,51 +280,96 @@ def af_packet_multicast(work):
             ip("-n", ns, "link", "set", interface, "up")
         ip("-n", ns, "addr", "add", "198.18.0.2/24", "dev", "veth1")
         ip("-n", ns, "route", "add", "239.0.0.0/8", "dev", "veth1")
-        inside = ["ip", "netns", "exec", ns]
+        yield ["ip", "netns", "exec", ns]
+    finally:
+        ip("netns", "del", ns, check=False)
+
+
+def send_multicast(inside, port, count, *options):
+    sent = subprocess.run(inside + [FEEDGEN, "--feed", "raw", "--count", str(count),
+                                    "--rate", "20000", "--send", f"239.1.1.1:{port}",
+                                    "--interface-address", "198.18.0.2",
+                                    *map(str, options)],
+                          capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+
+
+def consume_inside(inside, broker, topic, count):
+    consume = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"),
+                                       broker.bootstrap, topic, str(count),
+                                       str(CONSUME_TIMEOUT_S)],
+                             capture_output=True, text=True, timeout=180)
+    assert consume.returncode == 0, consume.stderr[-3000:]
+    return json.loads(consume.stdout)
+
+
+def metrics_inside(inside, broker):
+    run = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"), "--metrics",
+                                   f"http://127.0.0.1:{broker.admin_port}/metrics"],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def af_packet_multicast(work):
+    with veth_namespace() as inside:
         topic = harness.unique_topic("telemetry")
         config = feed_yaml("telemetry", ["net_af_packet0,iface=veth0"], topic, decoder="raw",
                            extra="    filter: {address: 239.1.1.1, port: 30001}\n")
         count = 5000
         with harness.Broker("feed-afp", config_yaml=config, command_prefix=inside) as broker:
-            manifest_path = work / "raw.json"
-            sent = subprocess.run(inside + [FEEDGEN, "--feed", "raw", "--payload-bytes", "64",
-                                            "--count", str(count), "--rate", "20000",
-                                            "--send", "239.1.1.1:30001",
-                                            "--interface-address", "198.18.0.2",
-                                            "--manifest", str(manifest_path)],
-                                  capture_output=True, text=True, timeout=120)
-            assert sent.returncode == 0, sent.stderr
+            send_multicast(inside, 30001, count, "--payload-bytes", 64)
             # Another destination port on the same group: not this feed's traffic.
-            other = subprocess.run(inside + [FEEDGEN, "--feed", "raw", "--count", "10",
-                                             "--send", "239.1.1.1:30009",
-                                             "--interface-address", "198.18.0.2"],
-                                   capture_output=True, text=True, timeout=60)
-            assert other.returncode == 0, other.stderr
-            consume = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"),
-                                               broker.bootstrap, topic, str(count),
-                                               str(CONSUME_TIMEOUT_S)],
-                                     capture_output=True, text=True, timeout=180)
-            assert consume.returncode == 0, consume.stderr[-3000:]
-            records = json.loads(consume.stdout)
-            records.sort(key=lambda r: r["offset"])
+            send_multicast(inside, 30009, 10)
+            records = sorted(consume_inside(inside, broker, topic, count),
+                             key=lambda r: r["offset"])
             sequences = [int(r["value"][:16], 16) for r in records]
             assert sequences == list(range(1, count + 1)), \
                 f"{len(sequences)} records; first wrong at " \
                 f"{next((i for i, s in enumerate(sequences) if s != i + 1), None)}"
             assert [int_header(r, "seq") for r in records] == list(range(1, count + 1))
             assert all(len(bytes.fromhex(r["value"])) == 64 for r in records)
+            harness.deadline_poll(
+                lambda: metric_sum(metrics_inside(inside, broker),
+                                   "tidelog_feed_filtered_packets_total", feed="telemetry") >= 10,
+                10, "10 datagrams for port 30009 filtered out")
 
-            def filtered():
-                run = subprocess.run(inside + [harness.PYTHON, str(HERE / "feed_consume.py"),
-                                               "--metrics",
-                                               f"http://127.0.0.1:{broker.admin_port}/metrics"],
-                                     capture_output=True, text=True, timeout=30)
-                value = metric_sum(run.stdout, "tidelog_feed_filtered_packets_total",
-                                   feed="telemetry")
-                return value >= 10
-            harness.deadline_poll(filtered, 10, "10 datagrams for port 30009 filtered out")
-    finally:
-        ip("netns", "del", ns, check=False)
+
+def af_packet_two_queues(work):
+    """Two RX queues (af_packet's PACKET_FANOUT hash stands for RSS) polled by
+    two shards: flows spread over both, each flow stays on one queue, in order."""
+    with veth_namespace() as inside:
+        topic = harness.unique_topic("fanout")
+        config = feed_yaml("fanout", ["net_af_packet0,iface=veth0,qpairs=2"], topic,
+                           decoder="raw", partitions=2,
+                           extra="    queues: 2\n    filter: {port: 30001}\n")
+        flows, count = 16, 8000
+        with harness.Broker("feed-fanout", config_yaml=config, command_prefix=inside) as broker:
+            manifest_path = work / "fanout.json"
+            send_multicast(inside, 30001, count, "--sessions", flows, "--manifest",
+                           manifest_path, "--manifest-values")
+            manifest = json.loads(manifest_path.read_text())
+            flow_of = {}
+            for session in manifest["sessions"]:
+                first = session["values"]["first_sequence"]
+                for i, value in enumerate(session["values"]["hex"]):
+                    flow_of[value] = (session["name"], first + i)
+            assert len(flow_of) == count
+            records = consume_inside(inside, broker, topic, count)
+            by_flow = {}
+            for r in sorted(records, key=lambda r: (r["partition"], r["offset"])):
+                flow, sequence = flow_of[r["value"]]
+                by_flow.setdefault(flow, []).append((r["partition"], sequence))
+            assert len(by_flow) == flows
+            for flow, got in by_flow.items():
+                assert len({p for p, _ in got}) == 1, f"{flow} spread over partitions"
+                assert [s for _, s in got] == sorted(s for _, s in got), f"{flow} out of order"
+            partitions = {got[0][0] for got in by_flow.values()}
+            assert partitions == {0, 1}, f"all flows on queue {partitions}"
+            text = metrics_inside(inside, broker)
+            for queue in (0, 1):
+                assert metric_sum(text, "tidelog_feed_packets_total", feed="fanout",
+                                  queue=queue) > 0, f"queue {queue} received nothing"
 
 
 def config_errors(work):
@@ -363,6 +415,8 @@ def main():
                  work)
         tap.case("af_packet on a veth in a netns ingests kernel UDP multicast",
                  af_packet_multicast, work)
+        tap.case("two RX queues on two shards: flows spread, each stays on one queue in order",
+                 af_packet_two_queues, work)
         tap.case("bad feed config stops start-up naming the key", config_errors, work)
     sys.exit(tap.finish())
 
