@@ -45,6 +45,11 @@ result<feed_runtime_ptr, config_error> prepare_feeds(const broker_config& config
     eal.pages = config.dpdk.hugepages ? dpdk::eal_options::hugepages::use
                                       : dpdk::eal_options::hugepages::none;
     eal.file_prefix = config.dpdk.file_prefix;
+    if (config.dpdk.hugepages && eal.file_prefix.empty()) {
+        // Shared configuration lives under /var/run/dpdk/<prefix>: one per
+        // broker on a host, stable across its restarts (no leftovers pile up).
+        eal.file_prefix = fmt::format("tidelog-node{}", config.node_id);
+    }
     for (const auto& feed : config.feeds) {
         for (const auto& port : feed.ports) {
             if (!dpdk::is_vdev(port)) eal.pci_devices.push_back(port);
