@@ -24,10 +24,24 @@ clients (confluent-kafka, kcat) read back.
   (af_packet's fanout hash standing in for RSS) on two shards, 16 flows spread
   over both queues, each flow on one queue and in order.
 - Bad feed configs stop start-up with exit status 2 and a message naming the key.
+- config/grafana/tidelog-feeds.json is a well-formed dashboard in the
+  overview's conventions (dashboards.py) that charts every feed metric. Under
+  live A/B load -- feedgen sending MoldUDP64 line A and line B, with gaps on
+  each line, gaps on both, duplicates and heartbeats, at a paced rate out of
+  two veths of a network namespace into two net_af_packet ports -- a real
+  Prometheus scrapes the broker and every panel query and query variable
+  returns a finite sample; once the sender is done, Prometheus' totals account
+  for every message sent (written + dropped + lost on both lines - filled
+  late) and the feed's topic counted what the feed wrote. A paced sender
+  rather than a pcap replay: net_pcap reads a file as fast as it is polled,
+  so a pcap is over in milliseconds, and an infinite_rx replay repeats
+  sequences the sequencer already delivered, so records written (and so
+  records per batch and the A/B share) would stay at 0.
 
 Every wait polls with a deadline. FEEDGEN names perf/feedgen's binary.
 """
 import contextlib
+import ctypes
 import json
 import os
 import pathlib
@@ -37,6 +51,7 @@ import sys
 import tempfile
 import time
 
+import dashboards
 import harness
 from feed_consume import read_topic
 
@@ -49,6 +64,37 @@ CONSUME_TIMEOUT_S = 60
 # that a descheduled shard on a loaded CI machine does not turn late copies
 # into gaps; the pcaps are read in lockstep, so no hole waits that long.
 HOLD_US = 1_000_000
+
+DASHBOARD = HERE.parents[2] / "config" / "grafana" / "tidelog-feeds.json"
+# Template variables as Grafana expands them for "All" and a 1 s scrape.
+DASHBOARD_VALUES = {"instance": ".*", "feed": ".*", **dashboards.BUILTIN_VALUES}
+# Every query filters every metric on the broker, and feed metrics on the feed.
+DASHBOARD_MATCHERS = [(r"tidelog_\w+", 'instance=~"$instance"'),
+                      (r"tidelog_feed_\w+", 'feed=~"$feed"')]
+# What the dashboard charts: every feed family (docs/architecture.md) and the shards' load.
+FEED_METRICS = [f"tidelog_feed_{name}_total" for name in (
+    "packets", "bytes", "filtered_packets", "malformed_packets", "dropped_records",
+    "short_key_records", "records_written", "batches_written", "append_errors", "gap_messages",
+    "gaps", "gap_filled_messages", "duplicate_messages", "out_of_order_packets",
+    "stale_messages", "heartbeats", "end_of_session", "hold_timeouts", "hold_overflows",
+    "arbitration_wins", "port_missed_packets", "port_no_mbuf")] + [
+    "tidelog_reactor_busy_ratio", "tidelog_topic_produced_records_total"]
+DASHBOARD_TITLES = [
+    "Drops/s: log behind, port missed, no mbuf", "Packets/s in by feed, line and queue",
+    "Bits/s in by feed, line and queue", "Records written/s by feed",
+    "Batches written/s by feed", "Records per batch by feed",
+    "Gaps: messages/s and gaps/s by feed", "Duplicate messages/s by feed",
+    "Out-of-order packets/s by feed", "Gap-filled messages/s by feed",
+    "Stale messages/s by feed", "Heartbeats/s by feed", "End of session by feed",
+    "Arbitration wins/s by line", "Arbitration share by line",
+    "Hold timeouts and overflows/s by feed",
+    "Filtered, malformed and short-key/s by feed, line and queue", "Shard busy ratio"]
+# The live load: packets per second per line, and how many (so, how long it runs:
+# long enough for Prometheus to start and every query to be answered under load).
+LIVE_RATE = 1000
+LIVE_PACKETS = 30_000
+# What a scrape can lag behind: a few scrape intervals plus Prometheus' own start.
+SCRAPE_WAIT_S = 20.0
 
 
 def feedgen(*args):
@@ -263,26 +309,55 @@ def ip(*args, check=True):
 
 
 @contextlib.contextmanager
-def veth_namespace():
-    """A network namespace with a veth pair: veth1 (198.18.0.2, route to
-    239.0.0.0/8) is where multicast leaves, veth0 is DPDK's. Yields the argv
-    prefix that runs a command inside; deletes the namespace (and the pair)."""
+def veth_namespace(lines=1):
+    """A network namespace with a veth pair per line: veth1 (198.18.0.2, route to
+    239.0.0.0/8) is where line A's multicast leaves, veth0 is DPDK's; with two
+    lines, veth3 (198.18.1.2, route to 239.2.0.0/16) is line B's and veth2
+    DPDK's. Yields the argv prefix that runs a command inside; deletes the
+    namespace (and the pairs)."""
     if os.geteuid() != 0:
         raise harness.SkipCase("needs root to create a network namespace")
     ns = f"tlfeed{os.getpid()}"
     ip("netns", "add", ns)
     try:
-        ip("-n", ns, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
-        for interface in ("veth0", "veth1"):
-            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
-                            f"net.ipv6.conf.{interface}.disable_ipv6=1"], check=True)
-        for interface in ("lo", "veth0", "veth1"):
+        interfaces = ["lo"]
+        for line in range(lines):
+            dpdk, kernel = f"veth{2 * line}", f"veth{2 * line + 1}"
+            ip("-n", ns, "link", "add", dpdk, "type", "veth", "peer", "name", kernel)
+            for interface in (dpdk, kernel):
+                subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                                f"net.ipv6.conf.{interface}.disable_ipv6=1"], check=True)
+            interfaces += [dpdk, kernel]
+        for interface in interfaces:
             ip("-n", ns, "link", "set", interface, "up")
         ip("-n", ns, "addr", "add", "198.18.0.2/24", "dev", "veth1")
         ip("-n", ns, "route", "add", "239.0.0.0/8", "dev", "veth1")
+        if lines == 2:
+            ip("-n", ns, "addr", "add", "198.18.1.2/24", "dev", "veth3")
+            ip("-n", ns, "route", "add", "239.2.0.0/16", "dev", "veth3")
         yield ["ip", "netns", "exec", ns]
     finally:
         ip("netns", "del", ns, check=False)
+
+
+@contextlib.contextmanager
+def entered(inside):
+    """Moves this thread (and so the processes it starts and the sockets it opens)
+    into the namespace `inside` runs commands in, and back: a broker, a Prometheus
+    and this test all talk over the namespace's loopback."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newnet = 0x40000000
+
+    def join(fd):
+        if libc.setns(fd, clone_newnet) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"setns: {os.strerror(error)}")
+    with open("/proc/thread-self/ns/net") as home, open(f"/run/netns/{inside[-1]}") as target:
+        join(target.fileno())
+        try:
+            yield
+        finally:
+            join(home.fileno())
 
 
 def send_multicast(inside, port, count, *options):
@@ -372,6 +447,152 @@ def af_packet_two_queues(work):
                                   queue=queue) > 0, f"queue {queue} received nothing"
 
 
+def feeds_dashboard_is_valid():
+    dashboard = dashboards.load(DASHBOARD)
+    panel_count, query_count = dashboards.check_valid(dashboard, ["instance", "feed"],
+                                                      DASHBOARD_MATCHERS)
+    TAP.comment(f"{panel_count} panels, {query_count} queries")
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["feed"]["query"]["query"].startswith(
+        "label_values(tidelog_feed_packets_total"), variables["feed"]["query"]
+    targets = dashboards.targets(dashboard)
+    titles = {title for title, _, _ in targets}
+    missing = [t for t in DASHBOARD_TITLES if t not in titles]
+    assert not missing, f"no panels {missing}"
+    exprs = " ".join(expr for _, _, expr in targets)
+    uncharted = [m for m in FEED_METRICS if not re.search(rf"\b{m}\b", exprs)]
+    assert not uncharted, f"metrics on no panel: {uncharted}"
+
+
+class Live:
+    """The broker, Prometheus and sender of the dashboard cases."""
+    broker = prometheus = sender = manifest_path = topic = None
+    feed = "itch_live"
+
+
+def poll_query(expr, predicate, what, timeout_s=SCRAPE_WAIT_S):
+    """Polls an instant query until predicate(rows) holds; returns the rows."""
+    last = [None]
+
+    def check():
+        last[0] = Live.prometheus.query(expr)
+        return predicate(last[0])
+    try:
+        harness.deadline_poll(check, timeout_s, what, interval_s=0.25)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; {expr} last gave {last[0]}")
+    return last[0]
+
+
+def start_live_ab(stack, work):
+    """Namespace, broker with an A/B feed on two af_packet ports, Prometheus
+    scraping it, and feedgen sending both lines at LIVE_RATE packets/s."""
+    inside = stack.enter_context(veth_namespace(lines=2))
+    stack.enter_context(entered(inside))
+    topic = harness.unique_topic("itch-live")
+    config = feed_yaml(Live.feed, ["net_af_packet0,iface=veth0", "net_af_packet1,iface=veth2"],
+                       topic, partitions=2, partitioning="{by: session}",
+                       extra=f"    arbitration: {{hold_us: {HOLD_US}}}\n")
+    Live.topic = topic
+    Live.broker = stack.enter_context(harness.Broker("feed-dash", config_yaml=config))
+    Live.prometheus = stack.enter_context(
+        harness.Prometheus([f"127.0.0.1:{Live.broker.admin_port}"], scrape_interval="1s"))
+    poll_query(f'up{{instance="127.0.0.1:{Live.broker.admin_port}"}}',
+               lambda rows: rows and rows[0][1] == 1, "Prometheus scraping the broker")
+    Live.manifest_path = work / "live.json"
+    # Line A to 239.1.1.1 (out of veth1), line B to 239.2.2.2 (out of veth3): no
+    # --interface-address, so the routes choose each line's veth.
+    Live.sender = subprocess.Popen(
+        [FEEDGEN, "--feed", "moldudp64", "--sessions", "2", "--lines", "2",
+         "--messages-per-packet", "1-3", "--count", str(LIVE_PACKETS), "--rate", str(LIVE_RATE),
+         "--gaps-a", "40", "--gaps-b", "40", "--common-gaps", "6", "--duplicates", "30",
+         "--heartbeat-every", "500", "--end-of-session", "--send", "239.1.1.1:30001",
+         "--destination-b", "239.2.2.2:30002", "--manifest", str(Live.manifest_path),
+         "--seed", "13"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stack.callback(stop_sender)
+
+
+def stop_sender():
+    if Live.sender.poll() is None:
+        Live.sender.terminate()
+    Live.sender.communicate(timeout=30)
+
+
+def live_load_visible():
+    """Records written and both lines winning, as Prometheus' rates see them."""
+    feed = Live.feed
+    poll_query(f'sum(rate(tidelog_feed_records_written_total{{feed="{feed}"}}[5s])) > 0',
+               bool, "records written per second")
+    poll_query(f'sum by (line) (rate(tidelog_feed_arbitration_wins_total{{feed="{feed}"}}[5s]))'
+               " > 0", lambda rows: {r[0].get("line") for r in rows} == {"a", "b"},
+               "arbitration wins on both lines")
+
+
+def live_totals_account_for_every_message():
+    """After the sender: written + dropped + lost on both lines - filled late is
+    every message sent; gaps are at least what both lines lost; one end of session
+    per session; the topic counted what the feed wrote."""
+    out, err = Live.sender.communicate(timeout=LIVE_PACKETS / LIVE_RATE + 90)
+    assert Live.sender.returncode == 0, f"feedgen: {Live.sender.returncode}\n{out}{err}"
+    TAP.comment(out.strip())
+    manifest = json.loads(Live.manifest_path.read_text())
+    sessions = manifest["sessions"]
+    sent = sum(s["messages"] for s in sessions)
+    lost_on_both = sum(g["messages"] for s in sessions for g in s["common_gaps"])
+    assert lost_on_both > 0 and all(s["duplicates"] for s in sessions)
+    feed = f'feed="{Live.feed}"'
+
+    def total(name):
+        return f"sum(tidelog_feed_{name}_total{{{feed}}})"
+    accounted = (f"{total('records_written')} + {total('dropped_records')} + "
+                 f"{total('gap_messages')} - {total('gap_filled_messages')}")
+    poll_query(f"{accounted} == {sent}", bool, f"{sent} messages accounted for")
+    poll_query(f"{total('end_of_session')} == {len(sessions)}", bool,
+               f"{len(sessions)} ends of session")
+    poll_query(f"{total('gap_messages')} >= {lost_on_both}", bool,
+               f"gaps >= the {lost_on_both} messages lost on both lines")
+    poll_query(f"{total('duplicate_messages')} > 0", bool, "duplicates counted")
+    topic = Live.topic
+    poll_query(f'sum(tidelog_topic_produced_records_total{{topic="{topic}"}}) == '
+               f"{total('records_written')}", bool, "topic records == feed records written")
+    for name in ("records_written", "gap_messages", "dropped_records", "hold_timeouts",
+                 "duplicate_messages"):
+        TAP.comment(f"{name}: {Live.prometheus.value(total(name))}")
+
+
+def sender_was_running(running):
+    assert running, "feedgen finished before the queries were answered: raise LIVE_PACKETS"
+
+
+def feeds_dashboard_under_load(tap, work):
+    """One TAP case per panel query and per query variable, under live A/B load."""
+    with contextlib.ExitStack() as stack:
+        tap.case("A/B MoldUDP64 multicast from a netns into two af_packet ports, "
+                 "scraped by Prometheus", start_live_ab, stack, work)
+        if Live.sender is None:
+            return  # skipped or failed above
+        tap.case("Prometheus sees records written and both lines winning", live_load_visible)
+        dashboard = dashboards.load(DASHBOARD)
+        targets = dashboards.targets(dashboard)
+        exprs = [dashboards.substitute(expr, DASHBOARD_VALUES) for _, _, expr in targets]
+        outcome = dashboards.answer_all(Live.prometheus, exprs, SCRAPE_WAIT_S)
+        load_on = Live.sender.poll() is None
+        for i, (title, ref, _) in enumerate(targets):
+            tap.case(f"feeds dashboard: {title} [{ref}] returns data", dashboards.check_outcome,
+                     tap, exprs[i], outcome[i])
+        for variable in dashboard["templating"]["list"]:
+            if variable["type"] == "query":
+                tap.case(f"feeds dashboard: variable ${variable['name']} lists values",
+                         dashboards.check_variable, tap, Live.prometheus, variable,
+                         DASHBOARD_VALUES)
+        tap.case("the sender was still sending when every query had answered",
+                 sender_was_running, load_on)
+        tap.case("after the sender: Prometheus' totals account for every message sent",
+                 live_totals_account_for_every_message)
+        tap.case("broker stops cleanly on SIGTERM (exit 0)", Live.broker.stop)
+
+
 def config_errors(work):
     binary = os.environ["TIDELOGD"]
     pcap = work / "present.pcap"
@@ -400,8 +621,12 @@ def config_errors(work):
             f"{key} not named: {run.stderr}"
 
 
+TAP = None
+
+
 def main():
-    tap = harness.Tap()
+    global TAP
+    tap = TAP = harness.Tap()
     if not FEEDGEN:
         tap.skip("feeds", "FEEDGEN not set (built without DPDK)")
         sys.exit(tap.finish())
@@ -418,6 +643,9 @@ def main():
         tap.case("two RX queues on two shards: flows spread, each stays on one queue in order",
                  af_packet_two_queues, work)
         tap.case("bad feed config stops start-up naming the key", config_errors, work)
+        tap.case("tidelog-feeds.json is a valid dashboard charting every feed metric",
+                 feeds_dashboard_is_valid)
+        feeds_dashboard_under_load(tap, work)
     sys.exit(tap.finish())
 
 

@@ -23,7 +23,6 @@ group keep the broker busy while the dashboard's queries run. Every wait polls
 with a deadline; a value Prometheus has not scraped yet is polled for, never
 slept for.
 """
-import json
 import math
 import re
 import subprocess
@@ -35,6 +34,7 @@ import confluent_kafka
 import confluent_kafka.admin
 
 import clients
+import dashboards
 import groups
 import harness
 
@@ -46,11 +46,7 @@ SCRAPE_INTERVAL = "1s"
 # What a scrape can lag behind: a few scrape intervals plus Prometheus' own start.
 SCRAPE_WAIT_S = 15.0
 # Template variables as Grafana would expand them for "All" and a 1 s scrape.
-TEMPLATE_VALUES = {
-    "instance": ".*", "topic": ".*", "group": ".*",
-    "__rate_interval": "5s", "__interval": "1s", "__range": "1m", "__range_s": "60",
-    "__interval_ms": "1000",
-}
+TEMPLATE_VALUES = {"instance": ".*", "topic": ".*", "group": ".*", **dashboards.BUILTIN_VALUES}
 
 # Issue 7's metric names: {name: (type, label keys every sample carries)}.
 EXPECTED_METRICS = {
@@ -131,51 +127,14 @@ def prometheus_config_is_valid(_broker=None):
         f"scrape_interval should be 1s-15s, found {intervals}"
 
 
-def dashboard_targets(dashboard):
-    """[(panel title, refId, expr)] of every panel, rows' nested panels included."""
-    found = []
-
-    def walk(panels):
-        for panel in panels:
-            walk(panel.get("panels", []))
-            for target in panel.get("targets", []):
-                found.append((panel["title"], target.get("refId"), target.get("expr")))
-    walk(dashboard["panels"])
-    return found
-
-
 def dashboard_is_valid(_broker=None):
-    dashboard = json.loads(DASHBOARD.read_text())
-    assert dashboard.get("schemaVersion", 0) >= 37, "schemaVersion below 37"
-    assert dashboard.get("uid") and dashboard.get("title")
-    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    assert variables.get("DS_PROMETHEUS", {}).get("type") == "datasource", \
-        "no DS_PROMETHEUS data source variable"
-    assert variables.get("DS_PROMETHEUS", {}).get("query") == "prometheus"
-    assert variables.get("instance", {}).get("type") == "query", "no instance variable"
-    ids, panel_count = set(), 0
-
-    def walk(panels):
-        nonlocal panel_count
-        for panel in panels:
-            walk(panel.get("panels", []))
-            panel_count += 1
-            assert panel.get("id") not in ids, f"panel id {panel.get('id')} twice"
-            ids.add(panel.get("id"))
-            assert {"h", "w", "x", "y"} <= set(panel.get("gridPos", {})), f"{panel['title']}: gridPos"
-            if panel["type"] == "row":
-                continue
-            assert panel.get("targets"), f"{panel['title']}: no queries"
-            for target in panel["targets"]:
-                assert target.get("expr"), f"{panel['title']}: a target without expr"
-                assert target.get("datasource", {}).get("uid") == "${DS_PROMETHEUS}", \
-                    f"{panel['title']}: target datasource is not ${{DS_PROMETHEUS}}"
-                # Every series a panel draws is one broker's or an aggregate of the
-                # selected ones: each query filters on the instance variable.
-                assert 'instance=~"$instance"' in target["expr"], \
-                    f"{panel['title']}: query ignores $instance: {target['expr']}"
-    walk(dashboard["panels"])
-    State.tap.comment(f"{panel_count} panels, {len(dashboard_targets(dashboard))} queries")
+    dashboard = dashboards.load(DASHBOARD)
+    # Every series a panel draws is one broker's or an aggregate of the selected
+    # ones: every metric in every query filters on the instance variable.
+    panel_count, query_count = dashboards.check_valid(
+        dashboard, ["instance"], [(r"tidelog_\w+", 'instance=~"$instance"')])
+    State.tap.comment(f"{panel_count} panels, {query_count} queries")
+    titles = {t for t, _, _ in dashboards.targets(dashboard)}
     for title in ["Produced bytes/s by topic", "Produced records/s by topic",
                   "Fetched bytes/s by topic", "Fetched records/s by topic",
                   "Request rate by API", "Error rate by API and error",
@@ -184,16 +143,12 @@ def dashboard_is_valid(_broker=None):
                   "Disk free and total", "Shard busy ratio", "Flush latency p99 by shard",
                   "fdatasyncs/s by shard", "Connections by shard", "Memory by shard",
                   "Partition offsets"]:
-        assert any(t == title for t, _, _ in dashboard_targets(dashboard)), f"no panel {title!r}"
+        assert title in titles, f"no panel {title!r}"
 
 
 def substitute(expr):
     """The query as Grafana sends it with every template variable at "All"."""
-    def value(match):
-        name = match.group(1) or match.group(2)
-        assert name in TEMPLATE_VALUES, f"unknown template variable ${name} in {expr}"
-        return TEMPLATE_VALUES[name]
-    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", value, expr)
+    return dashboards.substitute(expr, TEMPLATE_VALUES)
 
 
 # ---- broker-side load ---------------------------------------------------------
@@ -511,62 +466,26 @@ def load_visible(_broker):
 
 def dashboard_queries_return_data(tap, broker):
     """One TAP case per panel query and per template variable, run under load."""
-    dashboard = json.loads(DASHBOARD.read_text())
-    targets = dashboard_targets(dashboard)
+    dashboard = dashboards.load(DASHBOARD)
+    targets = dashboards.targets(dashboard)
     load = BackgroundLoad(broker)
     tap.case("a background producer and consumer group start", load.start)
     try:
         tap.case("Prometheus sees the background load", load_visible, broker)
-        outcome = {}  # target index -> rows, or the error Prometheus answered
-        deadline = time.monotonic() + (SCRAPE_WAIT_S if State.scraping else 0)
-
-        def all_answered():
-            for i, (_, _, expr) in enumerate(targets):
-                if i not in outcome or _needs_retry(outcome[i]):
-                    try:
-                        outcome[i] = State.prometheus.query(substitute(expr))
-                    except AssertionError as error:
-                        outcome[i] = error  # a parse error does not heal: no retry
-            return not any(_needs_retry(rows) for rows in outcome.values())
-        try:
-            harness.deadline_poll(all_answered, max(0.0, deadline - time.monotonic()),
-                                  "every dashboard query", interval_s=0.5)
-        except AssertionError:
-            pass  # the cases below say which queries
-        for i, (title, ref, expr) in enumerate(targets):
-            tap.case(f"dashboard: {title} [{ref}] returns data", _check_outcome,
-                     substitute(expr), outcome[i])
+        exprs = [substitute(expr) for _, _, expr in targets]
+        outcome = dashboards.answer_all(State.prometheus, exprs,
+                                        SCRAPE_WAIT_S if State.scraping else 0)
+        for i, (title, ref, _) in enumerate(targets):
+            tap.case(f"dashboard: {title} [{ref}] returns data", dashboards.check_outcome,
+                     tap, exprs[i], outcome[i])
         for variable in dashboard["templating"]["list"]:
             if variable["type"] == "query":
                 tap.case(f"dashboard: variable ${variable['name']} lists values",
-                         _variable_has_values, variable)
+                         dashboards.check_variable, tap, State.prometheus, variable,
+                         TEMPLATE_VALUES)
     finally:
         tap.case("the background load ran without errors", load.stop)
         tap.comment(f"background load: {load.produced} produced, {load.consumed} consumed")
-
-
-def _needs_retry(rows):
-    return not isinstance(rows, Exception) and \
-        not any(math.isfinite(v) for _, v in rows)
-
-
-def _check_outcome(expr, rows):
-    if isinstance(rows, Exception):
-        raise AssertionError(f"{expr}: {rows}")
-    assert rows, f"{expr}: no series"
-    finite = [v for _, v in rows if math.isfinite(v)]
-    assert finite, f"{expr}: {len(rows)} series, none finite: {rows[:3]}"
-    State.tap.comment(f"{len(rows)} series: {expr}")
-
-
-def _variable_has_values(variable):
-    query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
-    match = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\)\s*", query)
-    assert match, f"${variable['name']}: not a label_values(selector, label) query: {query}"
-    selector, label = substitute(match.group(1)), match.group(2)
-    values = State.prometheus.api(f"label/{label}/values", **{"match[]": selector})
-    assert values, f"${variable['name']}: {query} lists no {label}"
-    State.tap.comment(f"${variable['name']}: {len(values)} values, e.g. {values[:3]}")
 
 
 def main():
