@@ -494,6 +494,8 @@ void node::handle_append_response(const message& m) {
         return;
     }
     const bool advanced = m.index > pr.match;
+    // A follower that was paused may have missed commits broadcast meanwhile.
+    const bool was_paused = pr.state != progress_state::replicate;
     if (advanced) pr.match = m.index;
     while (!pr.inflight.empty() && pr.inflight.front() <= m.index) pr.inflight.pop_front();
     if (pr.state == progress_state::probe ||
@@ -505,6 +507,7 @@ void node::handle_append_response(const message& m) {
     if (advanced && maybe_commit()) {
         broadcast_append();
     } else {
+        if (was_paused) send_append(m.from, true);
         while (send_append(m.from, false)) {
         }
     }
