@@ -261,13 +261,15 @@ void node::step(message m) {
             become_follower(m.term, from_leader ? m.from : no_node);
         }
     } else if (m.term < _term) {
-        if ((_options.check_quorum || _options.pre_vote) &&
-            (m.kind == message_kind::append || m.kind == message_kind::heartbeat)) {
+        if (m.kind == message_kind::append || m.kind == message_kind::heartbeat) {
             // A stale leader (or a node that came back from a partition):
             // tell it our term so that it steps down.
             send(message{.kind = message_kind::append_response, .to = m.from, .term = _term});
-        } else if (m.kind == message_kind::pre_vote) {
-            send(message{.kind = message_kind::pre_vote_response,
+        } else if (m.kind == message_kind::pre_vote || m.kind == message_kind::vote) {
+            // Refuse with our term: a candidate that does not hear of a
+            // higher term can chase one forever (two candidates whose
+            // configurations differ need each other's answers).
+            send(message{.kind = response_kind(m.kind),
                          .to = m.from,
                          .term = _term,
                          .reject = true});
