@@ -355,6 +355,11 @@ port_stats port::stats() const {
     return out;
 }
 
+bool port::link_up() const noexcept {
+    rte_eth_link link{};
+    return rte_eth_link_get_nowait(_port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
 unsigned port::mbuf_capacity() const noexcept {
     return static_cast<const rte_mempool*>(_pool)->size;
 }

@@ -112,6 +112,9 @@ public:
     uint16_t transmit(uint16_t queue, std::span<const std::span<const std::byte>> frames) noexcept;
 
     port_stats stats() const;
+    // Whether the link is up now (rte_eth_link_get_nowait): a vdev such as
+    // net_memif reports down until its peer has connected. Any thread.
+    bool link_up() const noexcept;
     // Mbufs in the port's mempool: capacity, and how many are free right now
     // (including per-thread caches). capacity - free = held by RX rings,
     // TX rings and unreleased bursts.
