@@ -34,6 +34,8 @@ constexpr uint16_t max_burst = 64;
 struct port_options {
     // A vdev string ("net_pcap0,rx_pcap=/x.pcap") or a PCI address ("0000:03:00.0").
     std::string device;
+    // 0 RX queues makes a send-only port (a traffic generator): a memif client
+    // with RX queues asks its server for rings the server may not have.
     uint16_t rx_queues = 1;
     uint16_t tx_queues = 0;
     uint16_t rx_descriptors = 1024;
