@@ -339,7 +339,7 @@ for payload in "${payloads[@]}"; do
 done
 if [[ -f $raw_dir/perf-64-none.data ]]; then
     perf report -i "$raw_dir/perf-64-none.data" --no-children --sort dso,symbol --stdio \
-        --percent-limit 0.3 -g none >"$raw_dir/perf-64-none.txt" 2>"$raw_dir/perf-report.log" ||
+        --percent-limit 0.01 -g none >"$raw_dir/perf-64-none.txt" 2>"$raw_dir/perf-report.log" ||
         log "warning: perf report failed"
     rm -f "$raw_dir/perf-64-none.data"
 fi
