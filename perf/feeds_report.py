@@ -254,23 +254,30 @@ def zero_drop(raw_dir, runs, settings):
 
 
 def bottleneck(case, limits):
-    """What bounds a maximum-ingest case, from what was measured."""
-    reasons = []
+    """What bounds a maximum-ingest case, from what was measured: the disk
+    (device writes near fio's), the group commit's cadence (group mode, the
+    disk not saturated), or the shard's CPU (its reactor busy)."""
     disk = limits.get("disk_write_bytes_per_s", {}).get("median")
-    share = case["device_bytes_per_s"]["median"] / disk if disk else None
+    device = case["device_bytes_per_s"]["median"]
+    share = device / disk if disk else None
+    share_text = f"disk at {share * 100:.0f} % of fio" if share is not None else "no disk limit"
+    dropped = case["dropped_per_s"]["median"]
+    lead = (f"the log took {case['records_per_s']['median'] / 1e6:.2f} of "
+            f"{case['packets_per_s']['median'] / 1e6:.2f} M packets/s received "
+            f"({dropped / 1e6:.2f} M/s dropped); " if dropped > 0 else "")
     if share is not None and share >= DISK_SATURATED:
-        reasons.append(f"disk: the data device wrote {case['device_bytes_per_s']['median'] / 1e6:.0f}"
-                       f" MB/s, {share * 100:.0f} % of fio's sequential write")
-    if case["dropped_per_s"]["median"] > 0:
-        reasons.append(f"the log could not keep up with the vdev: "
-                       f"{case['dropped_per_s']['median'] / 1e6:.2f} M records/s dropped while the "
-                       f"shard thread used {case['shard_cores']['median']:.2f} cores (reactor busy "
-                       f"{case['reactor_busy_ratio']['median'] * 100:.0f} %)"
-                       + (f", disk at {share * 100:.0f} % of fio" if share is not None else ""))
-    if not reasons:
-        reasons.append(f"the vdev's offered rate (no drops); shard thread "
-                       f"{case['shard_cores']['median']:.2f} cores")
-    return "; ".join(reasons)
+        return (f"{lead}the disk: the device wrote {device / 1e6:.0f} MB/s, "
+                f"{share * 100:.0f} % of fio's sequential write")
+    syncs = case["fdatasyncs_per_s"]["median"]
+    if case["flush"] == "group" and syncs > 0:
+        return (f"{lead}the group commit: {syncs:.0f} fdatasyncs/s of "
+                f"{case['log_bytes_per_s']['median'] / syncs / 1e6:.2f} MB each, device "
+                f"{case['device_busy']['median'] * 100:.0f} % busy, {share_text}")
+    busy = case["reactor_busy_ratio"]["median"]
+    if dropped > 0:
+        return (f"{lead}the shard's CPU: reactor busy {busy * 100:.0f} %, shard thread "
+                f"{case['shard_cores']['median']:.2f} cores, {share_text}")
+    return f"the vdev's offered rate (nothing dropped); {share_text}"
 
 
 def targets(ingest, testpmd, limits):
