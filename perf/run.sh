@@ -14,11 +14,14 @@
 #   perf/results/peers.json, peers.md   Tidelog against Redis Streams and NATS JetStream,
 #   perf/results/peers-*.png            with the machine's limits (perf/peers.sh)
 #   perf/results/peers-raw/             its raw outputs
+#   perf/results/feeds.json, feeds.md   DPDK feed ingest per shard next to dpdk-testpmd rx-only
+#   perf/results/feeds-raw/             and the disk; zero-drop rate over memif (perf/feed_bench.sh)
 # and prints a markdown table to stdout (progress goes to stderr).
 #
 # --sections: comma-separated, from foundation, storage, kafka, groups, metrics,
-# peers (default all of them; `all` = all six). `peers` is perf/peers.sh, which
-# ./tidelog bench runs alone by default. --kafka-mock runs the kafka section
+# peers, feeds (default all of them; `all` = all seven). `peers` is perf/peers.sh, which
+# ./tidelog bench runs alone by default; `feeds` is perf/feed_bench.sh (issue 8; needs
+# DPDK: skipped with a warning when dpdk-testpmd or feedgen --dpdk-vdev is missing). --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
 # and the tool, measures nothing about Tidelog).
 #
@@ -54,14 +57,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics,peers|all] [--kafka-mock]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics,peers,feeds|all] [--kafka-mock]" >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
-all_sections=foundation,storage,kafka,groups,metrics,peers
+all_sections=foundation,storage,kafka,groups,metrics,peers,feeds
 sections=$all_sections
 kafka_mock=0
 shift
@@ -78,7 +81,7 @@ done
 [[ $sections == all ]] && sections=$all_sections
 for section in ${sections//,/ }; do
     case "$section" in
-        foundation | storage | kafka | groups | metrics | peers) ;;
+        foundation | storage | kafka | groups | metrics | peers | feeds) ;;
         *) usage ;;
     esac
 done
@@ -695,4 +698,23 @@ if has_section peers; then
     peers_command=${TIDELOG_PERF_COMMAND:-"perf/run.sh $(basename "$build_dir") --sections $sections${peers_args[*]:+ --quick}"}
     TIDELOG_PERF_DIR=$data_dir TIDELOG_PERF_RESULTS=$results_dir PYTHON=$python \
         TIDELOG_PERF_COMMAND=$peers_command "$perf_dir/peers.sh" "$build_dir" "${peers_args[@]}"
+fi
+
+# ---- Feeds (issue 8): DPDK feed ingest per shard ----
+# perf/feed_bench.sh: tidelogd --smp 1 with one raw feed on net_pcap
+# infinite_rx (64 B and 512 B payloads, flush none and group) alternated with
+# dpdk-testpmd rx-only on the same vdev, the disk's limit (fio), the highest
+# offered rate with zero drops over memif (perf/feedgen --dpdk-vdev), and a
+# perf profile of the shard; results/feeds.json and feeds.md.
+if has_section feeds; then
+    if ! command -v dpdk-testpmd >/dev/null ||
+        ! "$build_dir/perf/feedgen/feedgen" --help 2>/dev/null | grep -q -- --dpdk-vdev; then
+        log "warning: feeds skipped: needs dpdk-testpmd and a feedgen built with DPDK"
+    else
+        feeds_args=()
+        [[ $quick -eq 1 ]] && feeds_args+=(--quick)
+        feeds_command=${TIDELOG_PERF_COMMAND:-"perf/run.sh $(basename "$build_dir") --sections $sections${feeds_args[*]:+ --quick}"}
+        TIDELOG_PERF_DIR=$data_dir TIDELOG_PERF_RESULTS=$results_dir PYTHON=$python \
+            TIDELOG_PERF_COMMAND=$feeds_command "$perf_dir/feed_bench.sh" "$build_dir" "${feeds_args[@]}"
+    fi
 fi

@@ -9,7 +9,10 @@ markdown out. `summarize.py groups ...` does the same for the groups section
 with and without a 1 s /metrics scrape, metrics_scraper.py's lines, the
 broker's CPU per run): metrics.json + markdown out. `summarize.py peers ...`
 summarises perf/peers.sh (Tidelog against Redis Streams and NATS JetStream,
-with the machine's limits): see perf/peers_report.py.
+with the machine's limits): see perf/peers_report.py. `summarize.py feeds ...`
+summarises perf/feed_bench.sh (DPDK feed ingest per shard next to dpdk-testpmd
+and the disk, the highest zero-drop rate, the shard's profile): see
+perf/feeds_report.py.
 
 Reads the Google Benchmark JSON of perf_reactor (aggregates over repetitions)
 and, per block size and queue depth, the JSON of every fio run and every
@@ -645,6 +648,10 @@ def metrics_main(argv):
 
 
 def main():
+    if sys.argv[1:2] == ["feeds"]:
+        import feeds_report  # perf/feeds_report.py, next to this file
+        feeds_report.main(sys.argv[2:])
+        return
     if sys.argv[1:2] == ["peers"]:
         import peers_report  # perf/peers_report.py, next to this file
         peers_report.main(sys.argv[2:])

@@ -96,10 +96,11 @@ result<std::unique_ptr<port>, std::string> port::open(const port_options& option
         return failure{absl::StrFormat("dpdk port %s: %s", options.device, what)};
     };
     if (!eal_running()) return fail("the DPDK EAL is not started");
-    if (options.rx_queues == 0 || options.rx_queues > max_queues ||
+    if ((options.rx_queues == 0 && options.tx_queues == 0) || options.rx_queues > max_queues ||
         options.tx_queues > max_queues) {
-        return fail(absl::StrFormat("%u RX and %u TX queues asked; 1..%u RX and 0..%u TX allowed",
-                                    options.rx_queues, options.tx_queues, max_queues, max_queues));
+        return fail(absl::StrFormat(
+            "%u RX and %u TX queues asked; 0..%u RX and 0..%u TX allowed, not both 0",
+            options.rx_queues, options.tx_queues, max_queues, max_queues));
     }
     if (options.mbufs_per_queue <= unsigned{options.rx_descriptors} + max_burst) {
         return fail(absl::StrFormat("mbufs_per_queue %u must exceed rx_descriptors %u + %u",
@@ -353,6 +354,11 @@ port_stats port::stats() const {
             _counters[q].multi_segment_dropped.load(std::memory_order_relaxed);
     }
     return out;
+}
+
+bool port::link_up() const noexcept {
+    rte_eth_link link{};
+    return rte_eth_link_get_nowait(_port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 
 unsigned port::mbuf_capacity() const noexcept {

@@ -34,6 +34,8 @@ constexpr uint16_t max_burst = 64;
 struct port_options {
     // A vdev string ("net_pcap0,rx_pcap=/x.pcap") or a PCI address ("0000:03:00.0").
     std::string device;
+    // 0 RX queues makes a send-only port (a traffic generator): a memif client
+    // with RX queues asks its server for rings the server may not have.
     uint16_t rx_queues = 1;
     uint16_t tx_queues = 0;
     uint16_t rx_descriptors = 1024;
@@ -112,6 +114,9 @@ public:
     uint16_t transmit(uint16_t queue, std::span<const std::span<const std::byte>> frames) noexcept;
 
     port_stats stats() const;
+    // Whether the link is up now (rte_eth_link_get_nowait): a vdev such as
+    // net_memif reports down until its peer has connected. Any thread.
+    bool link_up() const noexcept;
     // Mbufs in the port's mempool: capacity, and how many are free right now
     // (including per-thread caches). capacity - free = held by RX rings,
     // TX rings and unreleased bursts.

@@ -1,10 +1,12 @@
 // feedgen: MoldUDP64 (ITCH-like or opaque messages) and raw UDP feed traffic
-// for the feed-ingest tests and benchmarks, written to pcap files or sent
-// through kernel UDP sockets, with seeded gaps, duplicates, reorders, A/B
-// lines and a JSON manifest of what was generated (README.md).
+// for the feed-ingest tests and benchmarks, written to pcap files, sent
+// through kernel UDP sockets or through a DPDK vdev (when built with DPDK),
+// with seeded gaps, duplicates, reorders, A/B lines and a JSON manifest of
+// what was generated (README.md).
 //
 // Exit status: 0 on success, 1 when writing or sending failed, 2 on a usage
 // error. A tool, not product code: it reads the real clock and may exit.
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -16,11 +18,17 @@
 
 #include <fmt/format.h>
 
+#include "base/assert.h"
 #include "base/result.h"
 #include "perf/feedgen/generator.h"
 #include "perf/feedgen/moldudp64.h"
 #include "perf/feedgen/sink.h"
 #include "perf/load_support.h"
+#include "tidelog_build_config.h"
+
+#if TIDELOG_HAVE_DPDK
+#include "perf/feedgen/dpdk_sink.h"
+#endif
 
 namespace tl::feedgen {
 namespace {
@@ -50,10 +58,14 @@ struct cli_options {
     std::string manifest, json_out;
     bool manifest_values = false;
     bool any_port = false;
+    std::string dpdk_vdev;  // empty: no DPDK sink
+    bool dpdk_retry = false;
+    unsigned dpdk_memory_mb = 256;
 };
 
 constexpr std::string_view usage_text =
-    "usage: feedgen (--pcap FILE [--pcap-b FILE] | --send ADDR:PORT) [options]\n"
+    "usage: feedgen (--pcap FILE [--pcap-b FILE] | --send ADDR:PORT | --dpdk-vdev DEVICE)\n"
+    "               [options]\n"
     "\n"
     "feed:\n"
     "  --feed moldudp64|raw       (moldudp64)\n"
@@ -98,6 +110,13 @@ constexpr std::string_view usage_text =
     "                             destination) through kernel UDP sockets, sendmmsg\n"
     "  --interface-address ADDR   bind and IP_MULTICAST_IF\n"
     "  --any-source-port          let the kernel choose source ports (default: bind them)\n"
+    "  --dpdk-vdev DEVICE         send whole frames through a DPDK vdev, TX queue 0 (e.g.\n"
+    "                             net_memif0,role=client,socket=/tmp/x.sock,socket-abstract=no\n"
+    "                             or net_pcap0,tx_pcap=out.pcap); EAL without hugepages.\n"
+    "                             Paced like --send; frames the port does not take are\n"
+    "                             dropped and counted (only in builds with DPDK)\n"
+    "  --dpdk-retry               offer frames the port did not take again instead\n"
+    "  --dpdk-memory-mb N         EAL memory, -m (256)\n"
     "output:\n"
     "  --manifest FILE.json       what was generated (README.md)\n"
     "  --manifest-values          every message's value in the manifest (default: 8 per\n"
@@ -225,6 +244,10 @@ result<void, std::string> apply_flag(cli_options& o, std::string_view flag,
     } else if (flag == "--interface-address") {
         o.interface_address = parse_ipv4(value);
         if (!o.interface_address) return failure{fmt::format("{}: expected A.B.C.D", flag)};
+    } else if (flag == "--dpdk-vdev") {
+        o.dpdk_vdev = value;
+    } else if (flag == "--dpdk-memory-mb") {
+        return set_number<unsigned>(o.dpdk_memory_mb, flag, value, 64, 65536);
     } else if (flag == "--manifest") {
         o.manifest = value;
     } else if (flag == "--key-offset") {
@@ -271,6 +294,10 @@ result<cli_options, std::string> parse_command_line(std::span<char*> arguments) 
             o.any_port = true;
             continue;
         }
+        if (flag == "--dpdk-retry") {
+            o.dpdk_retry = true;
+            continue;
+        }
         std::string_view value;
         const size_t equals = flag.find('=');
         if (flag.starts_with("--") && equals != std::string_view::npos) {
@@ -287,7 +314,14 @@ result<cli_options, std::string> parse_command_line(std::span<char*> arguments) 
 
     feed_config& f = o.feed;
     const bool pcap = !o.pcap_a.empty();
-    if (pcap == o.send.has_value()) return failure{std::string("give one of --pcap and --send")};
+    const bool dpdk = !o.dpdk_vdev.empty();
+    if (int{pcap} + int{o.send.has_value()} + int{dpdk} != 1) {
+        return failure{std::string("give one of --pcap, --send and --dpdk-vdev")};
+    }
+#if !TIDELOG_HAVE_DPDK
+    if (dpdk) return failure{std::string("--dpdk-vdev: this feedgen was built without DPDK")};
+#endif
+    if (o.dpdk_retry && !dpdk) return failure{std::string("--dpdk-retry needs --dpdk-vdev")};
     if (!o.pcap_b.empty() && (!pcap || f.lines != 2)) {
         return failure{std::string("--pcap-b needs --pcap and --lines 2")};
     }
@@ -344,8 +378,14 @@ int64_t clock_ns(clockid_t clock) {
 int run(cli_options& o) {
     feed_config& f = o.feed;
     const bool send = o.send.has_value();
+    const bool dpdk = !o.dpdk_vdev.empty();
+    // Live sinks send now, on the real clock; a pcap file is written at once.
+    const bool live = send || dpdk;
     f.start_time_ns =
-        send ? clock_ns(CLOCK_REALTIME) : o.start_time_ns.value_or(default_start_time_ns);
+        live ? clock_ns(CLOCK_REALTIME) : o.start_time_ns.value_or(default_start_time_ns);
+    // Paced sends sleep between bursts tens of µs apart: the default 50 µs
+    // timer slack would make every wake-up late.
+    if (live && o.rate > 0) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     std::vector<planned_fault> plan;
     if (f.packets) {
         auto planned = plan_faults(*f.packets, f.sessions, f.faults, f.seed);
@@ -358,6 +398,9 @@ int run(cli_options& o) {
 
     std::vector<std::unique_ptr<frame_sink>> sinks;
     std::array<frame_sink*, max_lines> sink_of_line{};
+#if TIDELOG_HAVE_DPDK
+    dpdk_sink* dpdk_sender = nullptr;
+#endif
     auto open = [&](result<std::unique_ptr<frame_sink>, std::string> opened) -> bool {
         if (!opened) {
             fmt::print(stderr, "feedgen: {}\n", opened.error());
@@ -373,6 +416,21 @@ int run(cli_options& o) {
             return 1;
         }
         sink_of_line = {sinks[0].get(), sinks[0].get()};
+    } else if (dpdk) {
+#if TIDELOG_HAVE_DPDK
+        dpdk_sink_options options;
+        options.device = o.dpdk_vdev;
+        options.when_full = o.dpdk_retry ? dpdk_full_policy::retry : dpdk_full_policy::drop;
+        options.memory_mb = o.dpdk_memory_mb;
+        auto opened = open_dpdk_sink(options);
+        if (!opened) {
+            fmt::print(stderr, "feedgen: {}\n", opened.error());
+            return 1;
+        }
+        dpdk_sender = opened->get();
+        sinks.push_back(std::move(*opened));
+        sink_of_line = {sinks[0].get(), sinks[0].get()};
+#endif
     } else {
         if (!open(open_pcap_file_sink(o.pcap_a, o.precision))) return 1;
         if (f.lines == 2 && !open(open_pcap_file_sink(o.pcap_b, o.precision))) return 1;
@@ -383,14 +441,14 @@ int run(cli_options& o) {
     frame_batch batch;
     const int64_t started_ns = perf::monotonic_ns();
     const std::optional<int64_t> deadline_ns =
-        send && o.duration_s
+        live && o.duration_s
             ? std::optional(started_ns + static_cast<int64_t>(*o.duration_s) * 1'000'000'000)
             : std::nullopt;
     int64_t late_ns_max = 0;
     while (true) {
-        if (send && f.interval_ns == 0) generator.set_next_time_ns(clock_ns(CLOCK_REALTIME));
+        if (live && f.interval_ns == 0) generator.set_next_time_ns(clock_ns(CLOCK_REALTIME));
         if (!generator.next_batch(batch)) break;
-        if (send && f.interval_ns > 0 && !batch.empty()) {
+        if (live && f.interval_ns > 0 && !batch.empty()) {
             const int64_t first_ns =
                 batch.frames(0).empty() ? batch.frames(1)[0].time_ns : batch.frames(0)[0].time_ns;
             const int64_t due_ns = started_ns + (first_ns - f.start_time_ns);
@@ -432,6 +490,19 @@ int run(cli_options& o) {
         bytes += line.bytes;
     }
     const double frames_per_s = seconds > 0 ? static_cast<double>(frames) / seconds : 0;
+    // What left the process: every frame, except those a DPDK port did not take.
+    uint64_t frames_sent = frames, frames_dropped = 0, full_retries = 0, port_tx_packets = 0;
+#if TIDELOG_HAVE_DPDK
+    if (dpdk_sender != nullptr) {
+        const dpdk_sink_counts counts = dpdk_sender->counts();
+        TL_ASSERT(counts.frames_offered == frames, "every generated frame reaches the sink");
+        frames_sent = counts.frames_sent;
+        frames_dropped = counts.frames_dropped;
+        full_retries = counts.full_retries;
+        port_tx_packets = counts.port_tx_packets;
+    }
+#endif
+    const double sent_per_s = seconds > 0 ? static_cast<double>(frames_sent) / seconds : 0;
     const std::string what = f.kind == feed_kind::raw_udp
                                  ? fmt::format("raw {}-byte payloads", f.payload_bytes)
                                  : "moldudp64 " + manifest.body;
@@ -443,13 +514,22 @@ int run(cli_options& o) {
         late_ns_max > 1'000'000 ? fmt::format(" (sender up to {:.1f} ms behind its rate)",
                                               static_cast<double>(late_ns_max) / 1e6)
                                 : "");
+    if (dpdk) {
+        fmt::print(
+            "feedgen: {}: {} frames sent ({} frames/s), {} dropped at the sender "
+            "(port full){}, port counted {} transmitted\n",
+            o.dpdk_vdev, frames_sent, perf::human_count(sent_per_s), frames_dropped,
+            o.dpdk_retry ? fmt::format(", {} retries", full_retries) : "", port_tx_packets);
+    }
     if (!o.json_out.empty()) {
         perf::result_sink out(std::fopen(o.json_out.c_str(), "a"));
         perf::json_line line;
         line.text("tool", "feedgen")
             .text("feed", manifest.feed)
             .text("body", manifest.body)
-            .text("sink", send ? "udp" : "pcap")
+            .text("sink", dpdk   ? "dpdk"
+                          : send ? "udp"
+                                 : "pcap")
             .integer("lines", static_cast<int64_t>(f.lines))
             .integer("sessions", f.sessions)
             .integer("data_packets", static_cast<int64_t>(manifest.data_packets))
@@ -458,7 +538,17 @@ int run(cli_options& o) {
             .text("udp_checksum", f.checksum == udp_checksum_mode::compute ? "on" : "off")
             .number("seconds", seconds)
             .number("frames_per_s", frames_per_s)
-            .number("late_ms_max", static_cast<double>(late_ns_max) / 1e6);
+            .number("late_ms_max", static_cast<double>(late_ns_max) / 1e6)
+            .integer("rate", static_cast<int64_t>(o.rate))
+            .integer("frames_sent", static_cast<int64_t>(frames_sent))
+            .integer("frames_dropped", static_cast<int64_t>(frames_dropped))
+            .number("sent_per_s", sent_per_s);
+        if (dpdk) {
+            line.text("device", o.dpdk_vdev)
+                .text("when_full", o.dpdk_retry ? "retry" : "drop")
+                .integer("full_retries", static_cast<int64_t>(full_retries))
+                .integer("port_tx_packets", static_cast<int64_t>(port_tx_packets));
+        }
         out.write(line);
     }
     return 0;

@@ -1,10 +1,7 @@
 // Where generated frames go. A sink takes whole Ethernet frames in batches,
 // in order, from one thread; implementations: pcap_file_sink (a capture
-// file), udp_socket_sink (the kernel's UDP stack, payload only). A DPDK vdev
-// sender belongs in drivers/dpdk's world (only drivers/ include DPDK headers):
-// it implements this interface by passing the batch's frames to
-// tl::dpdk::port::transmit(queue, std::span<const std::span<const std::byte>>);
-// see README.md.
+// file), udp_socket_sink (the kernel's UDP stack, payload only) and, in
+// builds with DPDK, dpdk_sink.h's vdev sender (tl::dpdk::port::transmit).
 #pragma once
 
 #include <cstddef>

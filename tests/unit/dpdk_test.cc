@@ -494,12 +494,31 @@ TEST(dpdk, errors_name_the_device) {
     options.device = "net_ring5";
     options.rx_queues = 17;  // net_ring has 16
     expect_error(options, "queues");
+    options.rx_queues = 0;  // a send-only port needs a TX queue
+    expect_error(options, "not both 0");
     options.rx_queues = 1;
     options.mbufs_per_queue = 100;  // fewer than the RX ring holds
     expect_error(options, "mbufs_per_queue");
     options.mbufs_per_queue = 511;
     auto fine = port::open(options);  // the failed attempts left nothing behind
     EXPECT_TRUE(fine.ok()) << fine.error();
+}
+
+TEST(dpdk, a_send_only_port_transmits_and_reports_its_link) {
+    REQUIRE_EAL();
+    port_options options;
+    options.device = "net_ring6";
+    options.rx_queues = 0;
+    options.tx_queues = 1;
+    options.tx_descriptors = 128;
+    auto opened = port::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.error();
+    port& p = **opened;
+    EXPECT_TRUE(p.link_up());
+    const std::vector<bytes> to_send = {make_frame(64, 1), make_frame(128, 2)};
+    const auto frames = spans(to_send);
+    EXPECT_EQ(p.transmit(0, frames), to_send.size());
+    EXPECT_EQ(p.stats().tx_packets, to_send.size());
 }
 
 // --- tsc_clock ---------------------------------------------------------------
