@@ -258,7 +258,8 @@ bool feed_ingest::poll() noexcept {
         did_work = true;
         // One clock read per burst: the frames of a burst arrived together.
         const auto burst_ns = static_cast<int64_t>(_environment.clock->now_ns());
-        _burst_time = reactor::shard::local().now();
+        // The sequencer's clock is the same TSC reading (no second clock read).
+        _burst_time = steady_time(duration_ns(burst_ns));
         uint64_t bytes = 0;
         for (uint16_t i = 0; i < received; ++i) {
             bytes += burst.frames[i].size();
@@ -270,7 +271,8 @@ bool feed_ingest::poll() noexcept {
         q->bytes.add(bytes);
     }
     if (_sequencer) {
-        _sequencer->expire(reactor::shard::local().now(), sequenced_writer{this});
+        const steady_time now(duration_ns(static_cast<int64_t>(_environment.clock->now_ns())));
+        _sequencer->expire(now, sequenced_writer{this});
     }
     did_work |= seal_idle_partitions();
     return did_work;

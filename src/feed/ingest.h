@@ -121,7 +121,7 @@ private:
     // Partitions whose open batch holds records, each listed once.
     std::vector<int32_t> _open;
 
-    // The shard's clock when the burst being handled arrived (sequencer time).
+    // When the burst being handled arrived, on the TSC clock (sequencer time).
     steady_time _burst_time{};
     reactor::gate _appends;
     std::unique_ptr<probe> _probe;
