@@ -487,47 +487,4 @@ std::string describe_kafka_error(int16_t error_code, std::optional<std::string_v
     return text;
 }
 
-uint32_t murmur2(std::span<const std::byte> data) noexcept {
-    constexpr uint32_t seed = 0x9747b28c;
-    constexpr uint32_t m = 0x5bd1e995;
-    constexpr int r = 24;
-    const auto byte_at = [&data](size_t i) { return static_cast<uint32_t>(data[i]); };
-    const size_t length = data.size();
-    uint32_t h = seed ^ static_cast<uint32_t>(length);
-    for (size_t i = 0; i + 4 <= length; i += 4) {
-        uint32_t k =
-            byte_at(i) | (byte_at(i + 1) << 8) | (byte_at(i + 2) << 16) | (byte_at(i + 3) << 24);
-        k *= m;
-        k ^= k >> r;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    const size_t tail = length & ~size_t{3};
-    switch (length % 4) {
-        case 3:
-            h ^= byte_at(tail + 2) << 16;
-            [[fallthrough]];
-        case 2:
-            h ^= byte_at(tail + 1) << 8;
-            [[fallthrough]];
-        case 1:
-            h ^= byte_at(tail);
-            h *= m;
-            break;
-        default:
-            break;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return h;
-}
-
-int32_t default_partition(std::span<const std::byte> key, int32_t partition_count) noexcept {
-    TL_ASSERT(partition_count > 0, "a topic has at least one partition");
-    return static_cast<int32_t>((murmur2(key) & 0x7fffffffU) %
-                                static_cast<uint32_t>(partition_count));
-}
-
 }  // namespace tl::app

@@ -194,11 +194,4 @@ private:
 [[nodiscard]] std::string describe_kafka_error(int16_t error_code,
                                                std::optional<std::string_view> message = {});
 
-// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2) and the
-// default partitioner's choice for a keyed record: toPositive(murmur2(key)) %
-// partition_count, so that tidectl and Java clients put a key in one place.
-[[nodiscard]] uint32_t murmur2(std::span<const std::byte> data) noexcept;
-[[nodiscard]] int32_t default_partition(std::span<const std::byte> key,
-                                        int32_t partition_count) noexcept;
-
 }  // namespace tl::app

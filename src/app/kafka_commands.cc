@@ -16,6 +16,7 @@
 #include "app/exit_status.h"
 #include "app/kafka_client.h"
 #include "base/json.h"
+#include "base/murmur2.h"
 #include "kafka/messages/api_table.h"
 #include "kafka/messages/create_topics.h"
 #include "kafka/messages/delete_groups.h"
@@ -705,7 +706,7 @@ outcome produce(const command_arguments& arguments) {
     }
     const auto choose = [&](const std::optional<std::string>& key) {
         if (settings->partition) return *settings->partition;
-        return key ? default_partition(as_bytes(*key), *partitions) : 0;
+        return key ? murmur2_partition(as_bytes(*key), *partitions) : 0;
     };
     // Records wait per partition until a batch is full or the input ends.
     std::map<int32_t, std::vector<pending_record>> pending;

@@ -5,10 +5,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/murmur2.h"
 #include "dpdk/port.h"
 #include "dpdk/tsc_clock.h"
 #include "feed/moldudp64.h"
-#include "feed/murmur2.h"
 #include "feed/packet.h"
 #include "reactor/submit_to.h"
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "app/kafka_client.h"
+#include "base/murmur2.h"
 #include "kafka/messages/api_table.h"
 #include "kafka/messages/api_versions.h"
 #include "kafka/messages/create_topics.h"
@@ -94,13 +95,13 @@ TEST(kafka_client, murmur2_matches_kafkas_test_vectors) {
     EXPECT_EQ(static_cast<int32_t>(murmur2(bytes_of("abc"))), 479470107);
 }
 
-TEST(kafka_client, default_partition_is_positive_murmur2_modulo_count) {
+TEST(kafka_client, murmur2_partition_is_positive_murmur2_modulo_count) {
     // toPositive(-973932308) = 1173551340.
-    EXPECT_EQ(default_partition(bytes_of("21"), 1), 0);
-    EXPECT_EQ(default_partition(bytes_of("21"), 7), 1173551340 % 7);
-    EXPECT_EQ(default_partition(bytes_of("abc"), 10), 479470107 % 10);
+    EXPECT_EQ(murmur2_partition(bytes_of("21"), 1), 0);
+    EXPECT_EQ(murmur2_partition(bytes_of("21"), 7), 1173551340 % 7);
+    EXPECT_EQ(murmur2_partition(bytes_of("abc"), 10), 479470107 % 10);
     for (int32_t count = 1; count < 20; ++count) {
-        const int32_t p = default_partition(bytes_of("foobar"), count);
+        const int32_t p = murmur2_partition(bytes_of("foobar"), count);
         EXPECT_GE(p, 0);
         EXPECT_LT(p, count);
     }

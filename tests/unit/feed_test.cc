@@ -21,7 +21,7 @@
 #include "feed/batch_encoder.h"
 #include "feed/feed_config.h"
 #include "feed/moldudp64.h"
-#include "feed/murmur2.h"
+#include "base/murmur2.h"
 #include "feed/packet.h"
 #include "feed/sequencer.h"
 #include "storage/record_batch.h"

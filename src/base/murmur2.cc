@@ -1,8 +1,8 @@
-#include "feed/murmur2.h"
+#include "base/murmur2.h"
 
 #include "base/assert.h"
 
-namespace tl::feed {
+namespace tl {
 
 int32_t murmur2(std::span<const std::byte> key) noexcept {
     constexpr uint32_t seed = 0x9747b28c;
@@ -48,4 +48,4 @@ int32_t murmur2_partition(std::span<const std::byte> key, int32_t partition_coun
     return (murmur2(key) & 0x7fffffff) % partition_count;
 }
 
-}  // namespace tl::feed
+}  // namespace tl

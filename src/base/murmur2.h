@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-namespace tl::feed {
+namespace tl {
 
 [[nodiscard]] int32_t murmur2(std::span<const std::byte> key) noexcept;
 
@@ -16,4 +16,4 @@ namespace tl::feed {
 [[nodiscard]] int32_t murmur2_partition(std::span<const std::byte> key,
                                         int32_t partition_count) noexcept;
 
-}  // namespace tl::feed
+}  // namespace tl
