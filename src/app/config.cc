@@ -20,6 +20,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "base/edit_distance.h"
 #include "cluster/topic_config.h"
 
 namespace tl::app {
@@ -797,22 +798,6 @@ std::vector<config_key> build_keys() {
 const std::vector<config_key>& all_keys() {
     static const std::vector<config_key> keys = build_keys();
     return keys;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            const size_t above = row[j];
-            row[j] =
-                std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
 }
 
 std::string unknown_key_message(std::string_view name) {

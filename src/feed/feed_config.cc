@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "base/edit_distance.h"
+
 namespace tl::feed {
 
 std::string_view name(decoder_kind kind) noexcept {
@@ -36,22 +38,6 @@ using parsed = result<T, feed_config_error>;
 
 feed_config_error error(std::string key, std::string message) {
     return feed_config_error{std::move(key), std::move(message)};
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            const size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                               diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
 }
 
 std::string child(std::string_view path, std::string_view key) {
