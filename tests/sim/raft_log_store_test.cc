@@ -369,6 +369,76 @@ int sweep_seeds() {
     return text != nullptr ? std::atoi(text) : 20;
 }
 
+// The model states of a fixed workload (see generate() for the random one).
+void fixed_workload(std::vector<operation>& ops, std::vector<model>& states) {
+    model m;
+    states.push_back(m);
+    auto persist = [&](std::vector<entry> entries, std::optional<hard_state> hard,
+                       std::optional<snapshot> snap = std::nullopt) {
+        operation op;
+        op.r.entries = std::move(entries);
+        op.r.hard_state = hard;
+        op.r.snapshot = std::move(snap);
+        if (op.r.snapshot) {
+            m.snap = op.r.snapshot->meta;
+            m.entries.clear();
+        }
+        if (!op.r.entries.empty()) {
+            const index_t from = op.r.entries.front().index;
+            std::erase_if(m.entries, [&](const entry& e) { return e.index >= from; });
+            m.entries.insert(m.entries.end(), op.r.entries.begin(), op.r.entries.end());
+        }
+        if (hard) m.hard = *hard;
+        ops.push_back(std::move(op));
+        states.push_back(m);
+    };
+    const configuration voters{.voters = {1, 2, 3}, .learners = {}};
+    persist(range(1, 1, 5), hard_state{.term = 1, .voted_for = 1, .commit = 0});
+    persist(range(1, 6, 10), hard_state{.term = 1, .voted_for = 1, .commit = 5});
+    persist(range(2, 4, 6), hard_state{.term = 2, .voted_for = 3, .commit = 3});  // conflicting
+    operation compaction;
+    compaction.type = operation::kind::compact;
+    compaction.s = snapshot{.meta = {.index = 3, .term = 1, .configuration = voters},
+                            .data = bytes_of("three")};
+    m.snap = compaction.s.meta;
+    m.entries.erase(m.entries.begin(), m.entries.begin() + 3);
+    ops.push_back(compaction);
+    states.push_back(m);
+    persist(range(2, 7, 8), std::nullopt);
+    persist(range(4, 21, 22), hard_state{.term = 4, .voted_for = 0, .commit = 20},
+            snapshot{.meta = {.index = 20, .term = 4, .configuration = voters},
+                     .data = bytes_of("twenty")});
+}
+
+TEST(RaftLogStoreCrash, PowerCutAtEveryStepOfAFixedWorkload) {
+    std::vector<operation> ops;
+    std::vector<model> states;
+    fixed_workload(ops, states);
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+        bool finished = false;
+        for (uint64_t steps = 0; !finished; ++steps) {
+            ASSERT_LT(steps, 100'000u) << "the workload never finished";
+            SCOPED_TRACE(testing::Message() << "seed " << seed << " steps " << steps);
+            fixture f(seed * 7919 + steps, {.segment_bytes = 150});
+            auto store = f.open_ok();
+            size_t completed = 0;
+            f.executor.spawn(run_workload(*store, ops, completed));
+            f.executor.run(steps);
+            finished = completed == ops.size();
+            f.executor.abandon_all();
+            store.reset();
+            f.disk.crash();
+            auto reopened = f.open();
+            ASSERT_TRUE(reopened.ok()) << reopened.error();
+            const std::string problem = check_recovered(
+                (*reopened)->recovered(), states[completed],
+                states[std::min(completed + 1, states.size() - 1)]);
+            ASSERT_EQ(problem, "") << "after " << completed << " operations";
+            f.close(*reopened);
+        }
+    }
+}
+
 TEST(RaftLogStoreCrash, PowerCutAnywhereLeavesADurablePrefix) {
     const int seeds = sweep_seeds();
     uint64_t torn_or_lost = 0;
