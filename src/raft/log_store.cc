@@ -270,28 +270,34 @@ task<result<void, std::string>> log_store::load_segment(segment& s, bool last,
     TL_ASSERT(bytes->has_value(), "a listed segment vanished");
     const auto& file = **bytes;
     uint64_t at = 0;
-    std::optional<std::string> problem;
+    // Whether a bad record at `from` is a torn tail: only in the last
+    // segment, and only if nothing but it (or zeros, as a file system may
+    // leave after a crash that extended the file) follows.
+    auto torn_tail = [&](uint64_t from, uint64_t record_end) {
+        if (!last) return false;
+        if (record_end >= file.size()) return true;
+        return std::all_of(file.begin() + static_cast<std::ptrdiff_t>(from), file.end(),
+                           [](std::byte b) { return b == std::byte{0}; });
+    };
     while (at < file.size()) {
         const uint64_t left = file.size() - at;
-        const bool header_cut = left < record_header_bytes;
-        const uint64_t length = header_cut ? 0 : get(file.data() + at, 4);
-        const bool body_cut = !header_cut && length > left - record_header_bytes;
-        if (header_cut || body_cut) {
-            problem = absl::StrFormat("record cut short at offset %d", at);
-            if (last) break;  // torn tail
-            co_return failure{absl::StrFormat("%s: %s", s.path, *problem)};
+        const uint64_t length = left < record_header_bytes ? left : get(file.data() + at, 4);
+        const uint64_t record_end = at + record_header_bytes + length;
+        if (left < record_header_bytes || length > left - record_header_bytes) {
+            if (torn_tail(at, record_end)) break;
+            co_return failure{absl::StrFormat("%s: record cut short at offset %d", s.path, at)};
         }
         const auto body = std::span(file).subspan(at + record_header_bytes, length);
         const uint32_t stored = static_cast<uint32_t>(get(file.data() + at + 4, 4));
-        const bool at_end = at + record_header_bytes + length == file.size();
         if (length > max_log_record_bytes || crc32c(body) != stored) {
-            if (last && at_end) break;  // a torn last record
+            if (torn_tail(at, record_end)) break;
             co_return failure{
                 absl::StrFormat("%s: corrupt record at offset %d (%s)", s.path, at,
                                 length > max_log_record_bytes ? "length" : "CRC mismatch")};
         }
         auto decoded = decode_entry(body);
         if (!decoded) {
+            if (torn_tail(at, record_end)) break;  // e.g. zeros: length 0, CRC 0
             co_return failure{
                 absl::StrFormat("%s: bad entry at offset %d: %s", s.path, at, decoded.error())};
         }
@@ -302,7 +308,7 @@ task<result<void, std::string>> log_store::load_segment(segment& s, bool last,
         }
         s.offsets.push_back(at);
         entries.push_back(std::move(*decoded));
-        at += record_header_bytes + length;
+        at = record_end;
     }
     s.size = at;
     if (at < file.size()) {

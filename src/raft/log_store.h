@@ -20,8 +20,10 @@
 //                       have a torn tail.
 //
 // Recovery (open): exactly what was durable. A torn or corrupt record at the
-// end of the last segment (its header cut short, or its claimed end at or past
-// the end of the file) is dropped and the file truncated there; any other bad
+// end of the last segment (its header cut short, its claimed end at or past
+// the end of the file, or only zeros from it on, as a file system may leave
+// after a crash that extended the file) is dropped and the file truncated
+// there; any other bad
 // record, a gap between segments or an index out of sequence is an error
 // naming the file and the offset. Entries at or below the snapshot are not
 // handed out; if the log disagrees with the snapshot (no entry at its index

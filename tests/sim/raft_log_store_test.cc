@@ -204,6 +204,13 @@ TEST(RaftLogStore, TornTailIsDroppedAndAppendsContinue) {
     replace_file(f, first_segment, flipped);
     store = f.open_ok();
     EXPECT_EQ(store->recovered().entries, range(1, 1, 4));
+    f.close(store);
+    // Zeros after the last good record (a file extended, its data lost).
+    auto zeros = bytes;
+    zeros.resize(full + 4096);
+    replace_file(f, first_segment, zeros);
+    store = f.open_ok();
+    EXPECT_EQ(store->recovered().entries, range(1, 1, 5));
     f.persist(*store, with_entries(range(2, 5, 6)));
     store = f.reopen(store);
     auto expected = range(1, 1, 4);
@@ -223,6 +230,21 @@ TEST(RaftLogStore, CorruptRecordBeforeTheTailIsAnError) {
     ASSERT_FALSE(opened.ok());
     EXPECT_NE(opened.error().find(first_segment), std::string::npos) << opened.error();
     EXPECT_NE(opened.error().find("offset 0"), std::string::npos) << opened.error();
+}
+
+TEST(RaftLogStore, CorruptRecordFollowedByGoodOnesIsAnErrorEvenAtTheEnd) {
+    fixture f;
+    auto store = f.open_ok();
+    f.persist(*store, with_entries(range(1, 1, 5)));
+    f.close(store);
+    auto bytes = durable_file(f, first_segment);
+    const size_t record = bytes.size() / 5;  // equal-sized records
+    bytes[3 * record + 12] ^= std::byte{0x80};  // the fourth of five
+    replace_file(f, first_segment, bytes);
+    auto opened = f.open();
+    ASSERT_FALSE(opened.ok());
+    EXPECT_NE(opened.error().find("offset " + std::to_string(3 * record)), std::string::npos)
+        << opened.error();
 }
 
 TEST(RaftLogStore, CorruptSnapshotIsAnError) {
@@ -414,6 +436,7 @@ TEST(RaftLogStoreCrash, PowerCutAtEveryStepOfAFixedWorkload) {
     std::vector<operation> ops;
     std::vector<model> states;
     fixed_workload(ops, states);
+    uint64_t cuts = 0;
     for (uint64_t seed = 1; seed <= 5; ++seed) {
         bool finished = false;
         for (uint64_t steps = 0; !finished; ++steps) {
@@ -425,6 +448,7 @@ TEST(RaftLogStoreCrash, PowerCutAtEveryStepOfAFixedWorkload) {
             f.executor.spawn(run_workload(*store, ops, completed));
             f.executor.run(steps);
             finished = completed == ops.size();
+            ++cuts;
             f.executor.abandon_all();
             store.reset();
             f.disk.crash();
@@ -437,6 +461,8 @@ TEST(RaftLogStoreCrash, PowerCutAtEveryStepOfAFixedWorkload) {
             f.close(*reopened);
         }
     }
+    std::printf("%llu power cuts\n", static_cast<unsigned long long>(cuts));
+    EXPECT_GT(cuts, 5 * ops.size());
 }
 
 TEST(RaftLogStoreCrash, PowerCutAnywhereLeavesADurablePrefix) {
