@@ -41,6 +41,10 @@ std::string_view to_string(errc code) noexcept {
         case errc::no_leader: return "no_leader";
         case errc::too_many_reads: return "too_many_reads";
         case errc::not_applied: return "not_applied";
+        case errc::timeout: return "timeout";
+        case errc::stopped: return "stopped";
+        case errc::dropped: return "dropped";
+        case errc::overloaded: return "overloaded";
     }
     return "?";
 }

@@ -79,6 +79,11 @@ enum class errc : uint8_t {
     no_leader,             // a follower cannot forward a read: no known leader
     too_many_reads,        // more than max_pending_reads reads await confirmation
     not_applied,           // compact(): the index is not applied yet, or already compacted
+    // From the driver (driver.h), never from the core:
+    timeout,     // no answer in time; a proposal may still commit later
+    stopped,     // the driver stopped (or failed) before the answer
+    dropped,     // another entry took the proposal's index: it will never commit
+    overloaded,  // too many proposals or reads are waiting (driver_options bounds)
 };
 
 std::string_view to_string(errc code) noexcept;
