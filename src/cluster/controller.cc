@@ -82,13 +82,7 @@ task<result<void, std::string>> controller::start() {
         offsets.name = std::string(offsets_topic_name);
         offsets.id = uuid::random(_random);
         offsets.partition_count = _settings.offsets_topic_partitions;
-        // As Kafka creates it. Segments are small because our logs
-        // preallocate whole segments: 50 partitions of 1 GiB would take 50 GiB
-        // before the first commit (Kafka's segments grow as written).
-        offsets.configs.emplace("cleanup.policy", "compact");
-        offsets.configs.emplace("compression.type", "producer");
-        offsets.configs.emplace("segment.bytes",
-                                std::to_string(_settings.offsets_topic_segment_bytes));
+        offsets.configs = offsets_topic_configs(_settings.offsets_topic_segment_bytes);
         snapshot.topics.push_back(std::move(offsets));
         ++snapshot.version;
         if (auto saved = co_await save_metadata(_disk, _settings.data_dir, snapshot); !saved) {
@@ -100,8 +94,9 @@ task<result<void, std::string>> controller::start() {
     }
     _persisted_version = snapshot.version;
     _next_producer_id = snapshot.next_producer_id;
-    _image = std::make_shared<const metadata_image>(snapshot, _settings.defaults,
-                                                    _settings.storage_base, _settings.shard_count);
+    _image =
+        std::make_shared<const metadata_image>(snapshot, _settings.defaults, _settings.storage_base,
+                                               _settings.shard_count, _settings.node_id);
     spdlog::info("cluster {}: {} topics (metadata version {}, next producer id {})",
                  snapshot.cluster_id, snapshot.topics.size(), snapshot.version,
                  snapshot.next_producer_id);
@@ -120,7 +115,7 @@ task<controller_error> controller::commit(metadata_snapshot next) {
     }
     _persisted_version = next.version;
     auto image = std::make_shared<const metadata_image>(
-        next, _settings.defaults, _settings.storage_base, _settings.shard_count);
+        next, _settings.defaults, _settings.storage_base, _settings.shard_count, _settings.node_id);
     _image = image;
     for (unsigned s = 0; s < _managers.size(); ++s) {
         partition_manager* manager = _managers[s];

@@ -137,6 +137,12 @@ result<config_change, controller_error> edit_config(std::string_view name,
     return config_change{.current = std::move(*current), .next = std::move(*edited)};
 }
 
+std::map<std::string, std::string, std::less<>> offsets_topic_configs(uint64_t segment_bytes) {
+    return {{"cleanup.policy", "compact"},
+            {"compression.type", "producer"},
+            {"segment.bytes", std::to_string(segment_bytes)}};
+}
+
 std::vector<replica_list> place_partitions(std::span<const broker_record> brokers,
                                            int32_t first_partition, int32_t count,
                                            int16_t replication_factor, int32_t fallback_node) {

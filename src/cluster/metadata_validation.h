@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -63,6 +65,13 @@ struct config_change {
 [[nodiscard]] result<config_change, controller_error> edit_config(std::string_view name,
                                                                   const metadata_snapshot& base,
                                                                   const config_edit& edit);
+
+// The overrides __consumer_offsets is created with, as Kafka creates it.
+// Segments are small because our logs preallocate whole segments: 50
+// partitions of 1 GiB would take 50 GiB before the first commit (Kafka's
+// segments grow as written).
+[[nodiscard]] std::map<std::string, std::string, std::less<>> offsets_topic_configs(
+    uint64_t segment_bytes);
 
 // ---- placement ----
 
