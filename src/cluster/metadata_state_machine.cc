@@ -66,6 +66,12 @@ result<void, std::string> metadata_state_machine::apply_record(raft::index_t ind
     TL_ASSERT(index == _last_applied + 1, "metadata entries applied out of order");
     auto record = decode_record(data);
     if (!record) return failure{record.error()};
+    if (already_applied(record->request)) {
+        // The same request twice in the log (a proposal retried after a
+        // leader change): the first one's outcome stands.
+        _last_applied = index;
+        return result<void, std::string>{};
+    }
     const int64_t before = _state.version;
     request_outcome outcome = apply_body(*record);
     _last_applied = index;
@@ -76,16 +82,32 @@ result<void, std::string> metadata_state_machine::apply_record(raft::index_t ind
     return result<void, std::string>{};
 }
 
+// The origin's outcomes, oldest first.
+std::pair<std::map<request_id, request_outcome>::const_iterator,
+          std::map<request_id, request_outcome>::const_iterator>
+metadata_state_machine::outcomes_of(int32_t origin) const noexcept {
+    const auto first = _outcomes.lower_bound(request_id{origin, 0});
+    const auto end = origin == std::numeric_limits<int32_t>::max()
+                         ? _outcomes.end()
+                         : _outcomes.lower_bound(request_id{origin + 1, 0});
+    return {first, end};
+}
+
+bool metadata_state_machine::already_applied(const request_id& id) const noexcept {
+    if (_outcomes.contains(id)) return true;
+    // Older than every outcome kept for a full window: applied long ago.
+    const auto [first, end] = outcomes_of(id.origin_node);
+    return static_cast<size_t>(std::distance(first, end)) >= max_outcomes_per_origin &&
+           id.sequence < first->first.sequence;
+}
+
 void metadata_state_machine::record_outcome(const request_id& id, request_outcome outcome) {
     _outcomes.insert_or_assign(id, std::move(outcome));
     // Drop the origin's oldest beyond the bound: a pure function of the log.
-    const auto first = _outcomes.lower_bound(request_id{id.origin_node, 0});
-    const auto end = _outcomes.lower_bound(request_id{id.origin_node + 1, 0});
-    // origin_node < INT32_MAX always holds for ids that decode (>= 0) except
-    // INT32_MAX itself, whose range ends at the map's end.
-    const auto stop = id.origin_node == std::numeric_limits<int32_t>::max() ? _outcomes.end() : end;
-    const auto count = static_cast<size_t>(std::distance(first, stop));
-    if (count > max_outcomes_per_origin) _outcomes.erase(first);
+    const auto [first, end] = outcomes_of(id.origin_node);
+    if (static_cast<size_t>(std::distance(first, end)) > max_outcomes_per_origin) {
+        _outcomes.erase(first);
+    }
 }
 
 const request_outcome* metadata_state_machine::outcome_of(const request_id& id) const noexcept {

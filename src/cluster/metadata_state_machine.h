@@ -20,6 +20,10 @@
 // (max_outcomes_per_origin, oldest dropped first): a proposer reads its
 // outcome right after the record is applied.
 //
+// Idempotent per request: a request id seen before (a proposal the driver
+// retried, so that it was committed twice) is skipped, keeping the first
+// outcome; so is one older than a full window of its origin's outcomes.
+//
 // Raft plugs in through apply(entry), take_snapshot() and restore(snapshot)
 // (the shape of raft::state_machine). A record this build cannot decode
 // stops the broker (TL_ASSERT): skipping it would let brokers diverge.
@@ -36,6 +40,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -127,6 +132,10 @@ public:
 
 private:
     request_outcome apply_body(const metadata_record& r);
+    [[nodiscard]] bool already_applied(const request_id& id) const noexcept;
+    [[nodiscard]] std::pair<std::map<request_id, request_outcome>::const_iterator,
+                            std::map<request_id, request_outcome>::const_iterator>
+    outcomes_of(int32_t origin) const noexcept;
     void record_outcome(const request_id& id, request_outcome outcome);
     void publish();
 

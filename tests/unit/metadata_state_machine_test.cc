@@ -130,6 +130,19 @@ TEST(MetadataStateMachine, RacingCreatesTheSecondGetsTopicAlreadyExists) {
     EXPECT_EQ(h.outcome(second).version, h.outcome(first).version);
 }
 
+TEST(MetadataStateMachine, ARequestCommittedTwiceAppliesOnce) {
+    harness h;
+    h.add(1, register_broker_record{broker(1)});
+    const auto created = h.add(1, create("orders", id_from(1), 1, h.machine.state().brokers));
+    const request_outcome first = h.outcome(created);
+    raft::entry again = h.log.back();
+    again.index = h.machine.last_applied() + 1;
+    h.machine.apply(again);
+    EXPECT_EQ(h.machine.last_applied(), again.index);
+    EXPECT_EQ(h.outcome(created), first) << "not topic_already_exists";
+    EXPECT_EQ(h.machine.state().topics.size(), 1u);
+}
+
 TEST(MetadataStateMachine, ReplicasMustBeRegisteredBrokers) {
     harness h;
     h.add(1, register_broker_record{broker(1)});
@@ -275,6 +288,14 @@ TEST(MetadataStateMachine, OutcomesAreBoundedPerOrigin) {
     EXPECT_EQ(h.machine.last_sequence(4), ids.back().sequence);
     EXPECT_EQ(h.machine.last_sequence(5), 1u);
     EXPECT_EQ(h.machine.last_sequence(6), 0u);
+    // A request older than the window counts as applied long ago.
+    const size_t before = h.machine.outcomes().size();
+    h.machine.apply(raft::entry{.term = 1,
+                                .index = h.machine.last_applied() + 1,
+                                .kind = raft::entry_kind::normal,
+                                .data = encode_record({ids[0], delete_topic_record{id_from(1)}})});
+    EXPECT_EQ(h.machine.outcomes().size(), before);
+    EXPECT_EQ(h.machine.outcome_of(ids[0]), nullptr);
 }
 
 // A random log over a few names, ids and brokers: most records conflict
