@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cluster/metadata_validation.h"
 #include "reactor/shard.h"
 #include "reactor/submit_to.h"
 
@@ -73,22 +74,15 @@ task<result<void, std::string>> controller::start() {
                                           saved.error().message())};
         }
     }
-    if (!std::ranges::any_of(snapshot.topics, [](const topic_record& t) {
-            return t.name == offsets_topic_name;
-        })) {
+    if (!std::ranges::any_of(snapshot.topics,
+                             [](const topic_record& t) { return t.name == offsets_topic_name; })) {
         // Before any shard has an image: the shards open its partitions when
         // they adopt the first one, so nothing else needs telling.
         topic_record offsets;
         offsets.name = std::string(offsets_topic_name);
         offsets.id = uuid::random(_random);
         offsets.partition_count = _settings.offsets_topic_partitions;
-        // As Kafka creates it. Segments are small because our logs
-        // preallocate whole segments: 50 partitions of 1 GiB would take 50 GiB
-        // before the first commit (Kafka's segments grow as written).
-        offsets.configs.emplace("cleanup.policy", "compact");
-        offsets.configs.emplace("compression.type", "producer");
-        offsets.configs.emplace("segment.bytes",
-                                std::to_string(_settings.offsets_topic_segment_bytes));
+        offsets.configs = offsets_topic_configs(_settings.offsets_topic_segment_bytes);
         snapshot.topics.push_back(std::move(offsets));
         ++snapshot.version;
         if (auto saved = co_await save_metadata(_disk, _settings.data_dir, snapshot); !saved) {
@@ -100,9 +94,9 @@ task<result<void, std::string>> controller::start() {
     }
     _persisted_version = snapshot.version;
     _next_producer_id = snapshot.next_producer_id;
-    _image = std::make_shared<const metadata_image>(snapshot, _settings.defaults,
-                                                    _settings.storage_base,
-                                                    _settings.shard_count);
+    _image =
+        std::make_shared<const metadata_image>(snapshot, _settings.defaults, _settings.storage_base,
+                                               _settings.shard_count, _settings.node_id);
     spdlog::info("cluster {}: {} topics (metadata version {}, next producer id {})",
                  snapshot.cluster_id, snapshot.topics.size(), snapshot.version,
                  snapshot.next_producer_id);
@@ -120,42 +114,16 @@ task<controller_error> controller::commit(metadata_snapshot next) {
                                    "the broker could not persist the change"};
     }
     _persisted_version = next.version;
-    auto image = std::make_shared<const metadata_image>(next, _settings.defaults,
-                                                        _settings.storage_base,
-                                                        _settings.shard_count);
+    auto image = std::make_shared<const metadata_image>(
+        next, _settings.defaults, _settings.storage_base, _settings.shard_count, _settings.node_id);
     _image = image;
     for (unsigned s = 0; s < _managers.size(); ++s) {
         partition_manager* manager = _managers[s];
-        auto applied = co_await reactor::submit_to(
-            s, [manager, image]() { return manager->apply(image); });
+        auto applied =
+            co_await reactor::submit_to(s, [manager, image]() { return manager->apply(image); });
         if (!applied) spdlog::error("shard {}: {}", s, applied.error());
     }
     co_return controller_error{};
-}
-
-controller_error controller::check_new_topic(const new_topic& t,
-                                             const metadata_snapshot& base) const {
-    if (auto valid = validate_topic_name(t.name); !valid) {
-        return {controller_errc::invalid_topic_name, valid.error()};
-    }
-    if (std::ranges::any_of(base.topics, [&](const topic_record& r) { return r.name == t.name; })) {
-        return {controller_errc::topic_already_exists,
-                fmt::format("Topic '{}' already exists.", t.name)};
-    }
-    if (t.partitions <= 0 || t.partitions > _settings.max_partitions_per_topic) {
-        return {controller_errc::invalid_partitions,
-                fmt::format("Number of partitions must be between 1 and {}, got {}.",
-                            _settings.max_partitions_per_topic, t.partitions)};
-    }
-    if (t.replication_factor != 1) {
-        return {controller_errc::invalid_replication_factor,
-                fmt::format("Replication factor must be 1 on a single-node cluster, got {}.",
-                            t.replication_factor)};
-    }
-    if (auto config = topic_config::from_overrides(t.configs); !config) {
-        return {controller_errc::invalid_config, config.error().message};
-    }
-    return {};
 }
 
 task<std::vector<topic_change_outcome>> controller::create_topics(std::vector<new_topic> topics,
@@ -167,7 +135,7 @@ task<std::vector<topic_change_outcome>> controller::create_topics(std::vector<ne
     bool changed = false;
     for (size_t i = 0; i < topics.size(); ++i) {
         new_topic& t = topics[i];
-        out[i].error = check_new_topic(t, next);
+        out[i].error = check_new_topic(t, next, _settings.max_partitions_per_topic);
         if (out[i].error.code != controller_errc::none || validate_only) continue;
         topic_record record;
         record.name = t.name;
@@ -205,18 +173,8 @@ task<std::vector<topic_change_outcome>> controller::delete_topics(std::vector<st
     bool changed = false;
     for (size_t i = 0; i < names.size(); ++i) {
         const auto it = std::ranges::find(next.topics, names[i], &topic_record::name);
-        if (it == next.topics.end()) {
-            out[i].error = {controller_errc::unknown_topic,
-                            "This server does not host this topic-partition."};
-            continue;
-        }
-        if (is_internal_topic(names[i])) {
-            out[i].error = {controller_errc::internal_topic,
-                            fmt::format("Topic {} is a kafka internal topic and is not allowed "
-                                        "to be deleted.",
-                                        names[i])};
-            continue;
-        }
+        out[i].error = check_deletable(it == next.topics.end() ? nullptr : &*it, names[i]);
+        if (out[i].error.code != controller_errc::none) continue;
         out[i].id = it->id;
         next.topics.erase(it);
         changed = true;
@@ -243,28 +201,10 @@ task<std::vector<controller_error>> controller::create_partitions(
     metadata_snapshot next = _image->snapshot();
     bool changed = false;
     for (size_t i = 0; i < changes.size(); ++i) {
+        out[i] = check_partition_increase(changes[i], next, _settings.max_partitions_per_topic);
+        if (out[i].code != controller_errc::none || validate_only) continue;
         const auto it = std::ranges::find(next.topics, changes[i].name, &topic_record::name);
-        if (it == next.topics.end()) {
-            out[i] = {controller_errc::unknown_topic,
-                      fmt::format("Topic '{}' does not exist.", changes[i].name)};
-            continue;
-        }
-        const int32_t count = changes[i].count;
-        if (count <= it->partition_count) {
-            out[i] = {controller_errc::invalid_partitions,
-                      fmt::format("Topic currently has {} partitions, which is higher than or "
-                                  "equal to the requested {}.",
-                                  it->partition_count, count)};
-            continue;
-        }
-        if (count > _settings.max_partitions_per_topic) {
-            out[i] = {controller_errc::invalid_partitions,
-                      fmt::format("Number of partitions must be at most {}, got {}.",
-                                  _settings.max_partitions_per_topic, count)};
-            continue;
-        }
-        if (validate_only) continue;
-        it->partition_count = count;
+        it->partition_count = changes[i].count;
         changed = true;
     }
     if (changed) {
@@ -283,32 +223,22 @@ task<controller_error> controller::alter_config(std::string name, config_edit ed
     exclusive lock(*this);
     co_await lock.acquire();
     metadata_snapshot next = _image->snapshot();
+    auto change = edit_config(name, next, edit);
+    if (!change) co_return change.error();
+    if (validate_only || change->next == change->current) co_return controller_error{};
     const auto it = std::ranges::find(next.topics, name, &topic_record::name);
-    if (it == next.topics.end()) {
-        co_return controller_error{controller_errc::unknown_topic,
-                                   fmt::format("Topic '{}' does not exist.", name)};
-    }
-    auto current = topic_config::from_overrides(it->configs);
-    TL_ASSERT(current.ok(), "stored topic config no longer validates");
-    auto edited = edit(*current);
-    if (!edited) co_return controller_error{controller_errc::invalid_config,
-                                            edited.error().message};
-    if (validate_only || *edited == *current) co_return controller_error{};
     it->configs.clear();
-    it->configs.insert(edited->overrides().begin(), edited->overrides().end());
+    it->configs.insert(change->next.overrides().begin(), change->next.overrides().end());
     co_return co_await commit(std::move(next));
 }
 
-task<result<producer_id_block, controller_error>> controller::allocate_producer_ids(
-    int32_t count) {
+task<result<producer_id_block, controller_error>> controller::allocate_producer_ids(int32_t count) {
     TL_ASSERT(count > 0, "a producer id block holds at least one id");
     exclusive lock(*this);
     co_await lock.acquire();
-    if (_next_producer_id > std::numeric_limits<int64_t>::max() - count) {
-        co_return failure{controller_error{
-            controller_errc::producer_ids_exhausted,
-            fmt::format("Cannot allocate {} producer ids after {}: they would pass {}.", count,
-                        _next_producer_id, std::numeric_limits<int64_t>::max())}};
+    if (auto exhausted = check_producer_ids(_next_producer_id, count);
+        exhausted.code != controller_errc::none) {
+        co_return failure{std::move(exhausted)};
     }
     metadata_snapshot next = _image->snapshot();
     next.version = _persisted_version + 1;

@@ -27,6 +27,7 @@
 
 #include "base/result.h"
 #include "base/task.h"
+#include "cluster/controller_types.h"
 #include "cluster/metadata_image.h"
 #include "cluster/partition_manager.h"
 #include "reactor/condition.h"
@@ -35,33 +36,6 @@
 namespace tl::cluster {
 
 inline constexpr unsigned controller_shard = 0;
-
-// Kafka's internal topic of consumer groups and committed offsets. The
-// controller creates it at start-up when it is missing (compacted, with
-// controller_settings::offsets_topic_partitions partitions) and refuses to
-// delete it: every group's coordinator lives on one of its partitions.
-inline constexpr std::string_view offsets_topic_name = "__consumer_offsets";
-[[nodiscard]] inline bool is_internal_topic(std::string_view name) noexcept {
-    return name == offsets_topic_name;
-}
-
-enum class controller_errc : uint8_t {
-    none,
-    topic_already_exists,
-    unknown_topic,
-    invalid_topic_name,
-    invalid_partitions,
-    invalid_replication_factor,
-    invalid_config,
-    internal_topic,          // deleting __consumer_offsets
-    storage_failure,         // the snapshot could not be persisted
-    producer_ids_exhausted,  // the block would pass INT64_MAX
-};
-
-struct controller_error {
-    controller_errc code = controller_errc::none;
-    std::string message;  // for the client's error_message
-};
 
 struct controller_settings {
     std::string data_dir;
@@ -73,30 +47,6 @@ struct controller_settings {
     int32_t offsets_topic_partitions = 50;           // offsets.topic.num.partitions
     uint64_t offsets_topic_segment_bytes = 8 << 20;  // offsets.topic.segment.bytes
 };
-
-struct new_topic {
-    std::string name;
-    int32_t partitions = 1;
-    int16_t replication_factor = 1;
-    std::map<std::string, std::string, std::less<>> configs;
-};
-
-struct topic_change_outcome {
-    controller_error error;
-    topic_id id;  // of the topic created or deleted
-};
-
-// Producer ids [first, first + count), issued to one shard's allocator.
-struct producer_id_block {
-    int64_t first = 0;
-    int32_t count = 0;
-
-    [[nodiscard]] int64_t end() const noexcept { return first + count; }
-};
-
-// Edits a topic's config for AlterConfigs / IncrementalAlterConfigs: given
-// the current config, returns the next one (or the error to answer).
-using config_edit = std::function<result<topic_config, config_error>(const topic_config&)>;
 
 class controller {
 public:
@@ -113,10 +63,7 @@ public:
     task<std::vector<topic_change_outcome>> create_topics(std::vector<new_topic> topics,
                                                           bool validate_only);
     task<std::vector<topic_change_outcome>> delete_topics(std::vector<std::string> names);
-    struct partition_increase {
-        std::string name;
-        int32_t count = 0;
-    };
+    using partition_increase = cluster::partition_increase;
     task<std::vector<controller_error>> create_partitions(std::vector<partition_increase> changes,
                                                           bool validate_only);
     task<controller_error> alter_config(std::string name, config_edit edit, bool validate_only);
@@ -133,7 +80,6 @@ private:
     class exclusive;
     task<controller_error> commit(metadata_snapshot next);
     topic_id fresh_topic_id();
-    controller_error check_new_topic(const new_topic& t, const metadata_snapshot& base) const;
 
     storage::disk& _disk;
     const controller_settings _settings;

@@ -15,10 +15,12 @@ unsigned owner_shard(const topic_id& id, int32_t partition, unsigned shard_count
 }
 
 metadata_image::metadata_image(const metadata_snapshot& snapshot, const topic_defaults& defaults,
-                               const storage::log_config& storage_base, unsigned shard_count)
+                               const storage::log_config& storage_base, unsigned shard_count,
+                               int32_t local_node)
     : _version(snapshot.version),
       _cluster_id(snapshot.cluster_id),
       _shard_count(shard_count),
+      _local_node(local_node),
       _defaults(defaults),
       _snapshot(snapshot) {
     TL_ASSERT(shard_count > 0);
@@ -33,10 +35,19 @@ metadata_image::metadata_image(const metadata_snapshot& snapshot, const topic_de
         TL_ASSERT(config.ok(), "stored topic config no longer validates");
         topic->config = std::move(*config);
         topic->log = topic->config.resolve(defaults, storage_base);
-        topic->owners.resize(static_cast<size_t>(record.partition_count));
-        for (int32_t p = 0; p < record.partition_count; ++p) {
-            topic->owners[static_cast<size_t>(p)] =
-                static_cast<uint16_t>(owner_shard(record.id, p, shard_count));
+        const auto partitions = static_cast<size_t>(record.partition_count);
+        topic->owners.resize(partitions);
+        topic->replication_factor = record.replication_factor;
+        topic->replicas = record.assignments;
+        if (topic->replicas.empty()) topic->replicas.assign(partitions, replica_list{local_node});
+        TL_ASSERT(topic->replicas.size() == partitions);
+        topic->local.resize(partitions);
+        for (size_t p = 0; p < partitions; ++p) {
+            topic->owners[p] =
+                static_cast<uint16_t>(owner_shard(record.id, static_cast<int32_t>(p), shard_count));
+            topic->local[p] =
+                std::ranges::find(topic->replicas[p], local_node) != topic->replicas[p].end() ? 1
+                                                                                              : 0;
         }
         _topics.push_back(std::move(topic));
     }

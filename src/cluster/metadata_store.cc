@@ -7,9 +7,13 @@
 #include <absl/strings/str_format.h>
 
 #include "base/crc32c.h"
+#include "cluster/codec.h"
 
 namespace tl::cluster {
 namespace {
+
+using codec::reader;
+using codec::writer;
 
 constexpr std::array<char, 4> file_magic{'T', 'L', 'M', 'D'};
 constexpr size_t header_bytes = 16;
@@ -26,91 +30,6 @@ int base64url_value(char c) noexcept {
     return at == std::string_view::npos ? -1 : static_cast<int>(at);
 }
 
-// ---- encoding ----
-
-class writer {
-public:
-    void u16(uint16_t v) { integer(v, 2); }
-    void u32(uint32_t v) { integer(v, 4); }
-    void i32(int32_t v) { integer(static_cast<uint32_t>(v), 4); }
-    void i64(int64_t v) { integer(static_cast<uint64_t>(v), 8); }
-    void raw(std::span<const std::byte> bytes) {
-        out.insert(out.end(), bytes.begin(), bytes.end());
-    }
-    void short_string(std::string_view s) {
-        TL_ASSERT(s.size() <= UINT16_MAX);
-        u16(static_cast<uint16_t>(s.size()));
-        raw(std::as_bytes(std::span(s.data(), s.size())));
-    }
-    void long_string(std::string_view s) {
-        TL_ASSERT(s.size() <= UINT32_MAX);
-        u32(static_cast<uint32_t>(s.size()));
-        raw(std::as_bytes(std::span(s.data(), s.size())));
-    }
-    void put_u32_at(size_t at, uint32_t v) {
-        for (int i = 0; i < 4; ++i) out[at + i] = static_cast<std::byte>(v >> (8 * (3 - i)));
-    }
-
-    std::vector<std::byte> out;
-
-private:
-    void integer(uint64_t v, int bytes) {
-        for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
-    }
-};
-
-// ---- decoding: every read is bounds-checked; the first problem sticks ----
-
-class reader {
-public:
-    explicit reader(std::span<const std::byte> bytes) : _bytes(bytes) {}
-
-    bool ok() const noexcept { return _problem.empty(); }
-    const std::string& problem() const noexcept { return _problem; }
-    size_t remaining() const noexcept { return _bytes.size() - _position; }
-    void fail(std::string problem) {
-        if (_problem.empty()) _problem = std::move(problem);
-    }
-
-    uint64_t integer(int bytes, std::string_view what) {
-        if (!take(static_cast<size_t>(bytes), what)) return 0;
-        uint64_t v = 0;
-        for (int i = 0; i < bytes; ++i) {
-            v = (v << 8) | std::to_integer<uint64_t>(_bytes[_position - bytes + i]);
-        }
-        return v;
-    }
-    uint16_t u16(std::string_view what) { return static_cast<uint16_t>(integer(2, what)); }
-    uint32_t u32(std::string_view what) { return static_cast<uint32_t>(integer(4, what)); }
-    int32_t i32(std::string_view what) { return static_cast<int32_t>(u32(what)); }
-    int64_t i64(std::string_view what) { return static_cast<int64_t>(integer(8, what)); }
-    std::string string(size_t length, std::string_view what) {
-        if (!take(length, what)) return {};
-        return std::string(reinterpret_cast<const char*>(_bytes.data() + _position - length),
-                           length);
-    }
-    std::span<const std::byte> bytes(size_t length, std::string_view what) {
-        if (!take(length, what)) return {};
-        return _bytes.subspan(_position - length, length);
-    }
-
-private:
-    bool take(size_t length, std::string_view what) {
-        if (!ok()) return false;
-        if (length > remaining()) {
-            fail(absl::StrFormat("truncated: %s needs %d bytes at offset %d, %d left", what, length,
-                                 _position, remaining()));
-            return false;
-        }
-        _position += length;
-        return true;
-    }
-
-    std::span<const std::byte> _bytes;
-    size_t _position = 0;
-    std::string _problem;
-};
-
 store_error corrupt(std::string_view where, std::string_view problem) {
     return store_error{store_errc::corrupt, {}, absl::StrFormat("%s: %s", where, problem)};
 }
@@ -119,13 +38,61 @@ store_error io_failure(const uring::io_error& error, std::string detail) {
     return store_error{store_errc::io_failure, error, std::move(detail)};
 }
 
+std::optional<std::string> check_brokers(const metadata_snapshot& s) {
+    for (size_t i = 0; i < s.brokers.size(); ++i) {
+        const broker_record& b = s.brokers[i];
+        if (b.node_id < 0) return absl::StrFormat("broker node id %d is negative", b.node_id);
+        if (i > 0 && b.node_id <= s.brokers[i - 1].node_id) {
+            return absl::StrFormat("broker %d out of order or repeated", b.node_id);
+        }
+        if (b.host.empty() || b.host.size() > max_broker_host_bytes) {
+            return absl::StrFormat("broker %d: host of %d bytes", b.node_id, b.host.size());
+        }
+        if (b.port == 0) return absl::StrFormat("broker %d: port 0", b.node_id);
+        if (b.rack && (b.rack->empty() || b.rack->size() > max_broker_host_bytes)) {
+            return absl::StrFormat("broker %d: rack of %d bytes", b.node_id, b.rack->size());
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> check_assignments(const topic_record& topic) {
+    if (topic.replication_factor < 1) {
+        return absl::StrFormat("topic %s: replication factor %d", topic.name,
+                               topic.replication_factor);
+    }
+    if (topic.assignments.empty()) return std::nullopt;
+    if (topic.assignments.size() != static_cast<size_t>(topic.partition_count)) {
+        return absl::StrFormat("topic %s: %d replica lists for %d partitions", topic.name,
+                               topic.assignments.size(), topic.partition_count);
+    }
+    for (size_t p = 0; p < topic.assignments.size(); ++p) {
+        if (auto problem = check_replica_list(topic.assignments[p], topic.replication_factor)) {
+            return absl::StrFormat("topic %s partition %d: %s", topic.name, p, *problem);
+        }
+    }
+    return std::nullopt;
+}
+
 // What both encode (refusing) and decode (calling it corruption) check.
-std::optional<std::string> check_snapshot(const metadata_snapshot& s) {
-    auto cluster = uuid::from_string(s.cluster_id);
-    if (!cluster) return absl::StrFormat("cluster id \"%s\" is not a Kafka UUID", s.cluster_id);
+std::optional<std::string> check_snapshot(const metadata_snapshot& s, uint16_t format) {
+    // Since format 3 an empty cluster id is a controller log not yet initialised.
+    if (!(format >= 3 && s.cluster_id.empty())) {
+        auto cluster = uuid::from_string(s.cluster_id);
+        if (!cluster) {
+            return absl::StrFormat("cluster id \"%s\" is not a Kafka UUID", s.cluster_id);
+        }
+    }
     if (s.next_producer_id < 0) {
         return absl::StrFormat("next producer id %d is negative", s.next_producer_id);
     }
+    if (format < 2 && s.next_producer_id != 0) {
+        return absl::StrFormat("format %d cannot hold producer ids", format);
+    }
+    if (format < 3 && !s.brokers.empty()) {
+        return absl::StrFormat("format %d cannot hold brokers", format);
+    }
+    if (auto problem = check_brokers(s)) return problem;
     std::set<std::string_view> names;
     std::set<uuid> ids;
     for (const auto& topic : s.topics) {
@@ -140,6 +107,10 @@ std::optional<std::string> check_snapshot(const metadata_snapshot& s) {
         if (topic.partition_count < 1) {
             return absl::StrFormat("topic %s has %d partitions", topic.name, topic.partition_count);
         }
+        if (format < 3 && (topic.replication_factor != 1 || !topic.assignments.empty())) {
+            return absl::StrFormat("format %d cannot hold replica assignments", format);
+        }
+        if (auto problem = check_assignments(topic)) return problem;
         for (const auto& [name, value] : topic.configs) {
             if (name.empty() || name.size() > max_config_name_bytes) {
                 return absl::StrFormat("topic %s: config name of %d bytes", topic.name,
@@ -152,6 +123,48 @@ std::optional<std::string> check_snapshot(const metadata_snapshot& s) {
         }
     }
     return std::nullopt;
+}
+
+void decode_brokers(reader& r, metadata_snapshot& s) {
+    const uint32_t count = r.u32("broker count");
+    // Each broker takes at least 18 bytes.
+    if (r.ok() && count > r.remaining() / 18) {
+        r.fail(absl::StrFormat("%d brokers cannot fit in %d bytes", count, r.remaining()));
+    }
+    for (uint32_t i = 0; i < count && r.ok(); ++i) {
+        broker_record b;
+        b.node_id = r.i32("broker node id");
+        b.host = r.string(r.u16("broker host length"), "broker host");
+        b.port = r.u16("broker port");
+        const uint8_t has_rack = r.u8("broker rack flag");
+        if (r.ok() && has_rack > 1) r.fail(absl::StrFormat("rack flag %d", has_rack));
+        if (has_rack == 1) b.rack = r.string(r.u16("broker rack length"), "broker rack");
+        b.incarnation = r.i64("broker incarnation");
+        s.brokers.push_back(std::move(b));
+    }
+}
+
+void decode_assignments(reader& r, topic_record& topic) {
+    topic.replication_factor = r.i16("replication factor");
+    const uint8_t placed = r.u8("placed flag");
+    if (!r.ok()) return;
+    if (placed > 1) return r.fail(absl::StrFormat("placed flag %d", placed));
+    if (placed == 0) return;
+    if (topic.partition_count < 1 || topic.replication_factor < 1) {
+        return r.fail(absl::StrFormat("topic %s: %d partitions of %d replicas", topic.name,
+                                      topic.partition_count, topic.replication_factor));
+    }
+    const uint64_t ids = static_cast<uint64_t>(topic.partition_count) *
+                         static_cast<uint64_t>(topic.replication_factor);
+    if (ids > r.remaining() / 4) {
+        return r.fail(absl::StrFormat("topic %s: %d replica ids cannot fit in %d bytes", topic.name,
+                                      ids, r.remaining()));
+    }
+    topic.assignments.resize(static_cast<size_t>(topic.partition_count));
+    for (replica_list& replicas : topic.assignments) {
+        replicas.resize(static_cast<size_t>(topic.replication_factor));
+        for (int32_t& node : replicas) node = r.i32("replica node id");
+    }
 }
 
 uint32_t file_crc(std::span<const std::byte> file) {
@@ -253,6 +266,23 @@ bool uuid::acceptable_random() const {
     return !is_zero() && *this != metadata_topic && !to_string().starts_with('-');
 }
 
+std::optional<std::string> check_replica_list(std::span<const int32_t> replicas,
+                                              int16_t replication_factor) {
+    if (replicas.size() != static_cast<size_t>(replication_factor)) {
+        return absl::StrFormat("%d replicas, replication factor %d", replicas.size(),
+                               replication_factor);
+    }
+    for (size_t i = 0; i < replicas.size(); ++i) {
+        if (replicas[i] < 0) return absl::StrFormat("replica node id %d", replicas[i]);
+        for (size_t j = 0; j < i; ++j) {
+            if (replicas[j] == replicas[i]) {
+                return absl::StrFormat("replica %d listed twice", replicas[i]);
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 // ---- the file ----
 
 std::string store_error::message() const {
@@ -277,24 +307,44 @@ std::string store_error::message() const {
     return absl::StrFormat("%s: %s", name, detail);
 }
 
-store_result<std::vector<std::byte>> encode_metadata(const metadata_snapshot& s) {
-    if (auto problem = check_snapshot(s)) {
+store_result<std::vector<std::byte>> encode_metadata(const metadata_snapshot& s, uint16_t format) {
+    TL_ASSERT(format >= oldest_metadata_format_version && format <= metadata_format_version);
+    if (auto problem = check_snapshot(s, format)) {
         return failure{store_error{store_errc::invalid_snapshot, {}, *problem}};
     }
     writer w;
     w.raw(std::as_bytes(std::span(file_magic)));
-    w.u16(metadata_format_version);
+    w.u16(format);
     w.u16(0);  // flags
     w.u32(0);  // content_length, below
     w.u32(0);  // crc, below
     w.i64(s.version);
     w.short_string(s.cluster_id);
-    w.i64(s.next_producer_id);
+    if (format >= 2) w.i64(s.next_producer_id);
+    if (format >= 3) {
+        w.u32(static_cast<uint32_t>(s.brokers.size()));
+        for (const broker_record& b : s.brokers) {
+            w.i32(b.node_id);
+            w.short_string(b.host);
+            w.u16(b.port);
+            w.u8(b.rack ? 1 : 0);
+            if (b.rack) w.short_string(*b.rack);
+            w.i64(b.incarnation);
+        }
+    }
     w.u32(static_cast<uint32_t>(s.topics.size()));
     for (const auto& topic : s.topics) {
         w.short_string(topic.name);
         w.raw(topic.id.bytes);
         w.i32(topic.partition_count);
+        if (format >= 3) {
+            w.i16(topic.replication_factor);
+            w.u8(topic.assignments.empty() ? 0 : 1);
+            for (const replica_list& replicas : topic.assignments) {
+                for (int32_t node : replicas) w.i32(node);
+                if (w.out.size() > max_metadata_file_bytes) break;
+            }
+        }
         w.u32(static_cast<uint32_t>(topic.configs.size()));
         for (const auto& [name, value] : topic.configs) {
             w.short_string(name);
@@ -354,6 +404,7 @@ store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
     s.cluster_id = r.string(r.u16("cluster id length"), "cluster id");
     // Version 1 had no producer ids: none was ever issued.
     if (format >= 2) s.next_producer_id = r.i64("next producer id");
+    if (format >= 3) decode_brokers(r, s);
     const uint32_t topic_count = r.u32("topic count");
     // Each topic takes at least 26 bytes: a count beyond that is corrupt, and
     // checking it first bounds the reservation.
@@ -367,6 +418,7 @@ store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
         const auto id = r.bytes(16, "topic id");
         if (r.ok()) std::copy(id.begin(), id.end(), topic.id.bytes.begin());
         topic.partition_count = r.i32("partition count");
+        if (format >= 3) decode_assignments(r, topic);
         const uint32_t config_count = r.u32("config count");
         for (uint32_t c = 0; c < config_count && r.ok(); ++c) {
             std::string name = r.string(r.u16("config name length"), "config name");
@@ -388,7 +440,7 @@ store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
         r.fail(absl::StrFormat("%d bytes after the last topic", r.remaining()));
     }
     if (!r.ok()) return failure{corrupt(where, r.problem())};
-    if (auto problem = check_snapshot(s)) return failure{corrupt(where, *problem)};
+    if (auto problem = check_snapshot(s, format)) return failure{corrupt(where, *problem)};
     return s;
 }
 

@@ -6,32 +6,48 @@
 // File format (all integers big-endian, as Kafka's):
 //   header, 16 bytes:
 //     magic            4  "TLMD"
-//     format_version   2  2 (1 is still read, see below)
+//     format_version   2  3 (1 and 2 are still read, see below)
 //     flags            2  0
 //     content_length   4  bytes after the header; the file is exactly that long
 //     crc              4  CRC-32C over format_version, flags, content_length
 //                         and the content
 //   content:
 //     version          8  metadata_snapshot::version
-//     cluster_id       2 + n (n == 22)
+//     cluster_id       2 + n (n == 22; since version 3 also 0: a controller
+//                         log that has not yet applied its cluster id)
 //     next_producer_id 8  (>= 0; absent in version 1, read as 0)
+//     broker_count     4  (version 3+; absent before, read as none)
+//     per broker, in increasing node id order (version 3+):
+//       node_id        4  (>= 0)
+//       host           2 + n (1..max_broker_host_bytes)
+//       port           2  (> 0)
+//       has_rack       1  0 or 1; then rack 2 + n (1..max_broker_host_bytes)
+//       incarnation    8
 //     topic_count      4
 //     per topic:
 //       name           2 + n (a valid Kafka topic name)
 //       id             16   (not all zero)
 //       partitions     4    (>= 1)
+//       replication    2    (version 3+, >= 1; read as 1 before)
+//       placed         1    (version 3+) 0: no replica assignment (written by
+//                           versions 1 and 2, or by the local controller
+//                           before any broker registered); 1: then
+//                           partitions x replication node ids (4 each),
+//                           distinct within a partition, leader first
 //       config_count   4
 //       per config, in increasing name order:
 //                      name 2 + n (1..max_config_name_bytes),
 //                      value 4 + n (<= max_config_value_bytes)
 // One encoding per snapshot: decode accepts exactly what encode writes
-// (version 2), and version 1, which older builds wrote: the same without
-// next_producer_id (they never issued a producer id). Anything else — wrong
-// magic, unknown format version, nonzero flags, a length that disagrees with
-// the file, a CRC mismatch, trailing bytes, a bad name, duplicate topics or
-// ids, a negative next_producer_id — is an error naming the problem, never an
-// empty topic list. Configs are stored as given (topic_config validates them
-// when the broker builds its tables).
+// (version 3), and versions 1 and 2, which older builds wrote: version 2 is
+// version 3 without brokers, replication and placement; version 1 is version
+// 2 without next_producer_id (they never issued a producer id). Anything
+// else — wrong magic, unknown format version, nonzero flags, a length that
+// disagrees with the file, a CRC mismatch, trailing bytes, a bad name,
+// duplicate topics or ids, a negative next_producer_id, a replica list of
+// the wrong length — is an error naming the problem, never an empty topic
+// list. Configs are stored as given (topic_config validates them when the
+// broker builds its tables).
 //
 // load/save run on the shard that owns `d` (see storage/disk.h); the
 // snapshot and strings are copied into the coroutine frames.
@@ -112,13 +128,36 @@ inline constexpr size_t max_config_name_bytes = 255;
 inline constexpr size_t max_config_value_bytes = 1024 * 1024;
 inline constexpr size_t max_metadata_file_bytes = 256 * 1024 * 1024;
 // What save writes; load also reads every version from the oldest.
-inline constexpr uint16_t metadata_format_version = 2;
+inline constexpr uint16_t metadata_format_version = 3;
 inline constexpr uint16_t oldest_metadata_format_version = 1;
+
+inline constexpr size_t max_broker_host_bytes = 255;
+
+// A broker as registered with the controller (register_broker record).
+struct broker_record {
+    int32_t node_id = 0;
+    std::string host;  // advertised
+    uint16_t port = 0;
+    std::optional<std::string> rack;
+    // Bumped by the broker on every start: a registration with a newer
+    // incarnation replaces the older one.
+    int64_t incarnation = 0;
+
+    friend bool operator==(const broker_record&, const broker_record&) = default;
+};
+
+// Node ids of one partition's replicas; the first is the preferred leader.
+using replica_list = std::vector<int32_t>;
 
 struct topic_record {
     std::string name;
     topic_id id;
     int32_t partition_count = 0;
+    int16_t replication_factor = 1;
+    // Empty (files of format 1 and 2): never placed, every partition is on
+    // the only broker. Otherwise one list per partition, each of
+    // replication_factor distinct node ids.
+    std::vector<replica_list> assignments;
     std::map<std::string, std::string, std::less<>> configs;  // overrides only
 
     friend bool operator==(const topic_record&, const topic_record&) = default;
@@ -130,6 +169,7 @@ struct metadata_snapshot {
     // The first idempotent-producer id never handed out: every id below it
     // has been (or may have been) issued, so it only grows (see controller.h).
     int64_t next_producer_id = 0;
+    std::vector<broker_record> brokers;  // sorted by node id
     std::vector<topic_record> topics;
 
     friend bool operator==(const metadata_snapshot&, const metadata_snapshot&) = default;
@@ -154,8 +194,16 @@ struct store_error {
 template <typename T>
 using store_result = result<T, store_error>;
 
+// Why `replicas` is not a valid replica list for a topic of
+// `replication_factor` (wrong length, a negative or repeated node id).
+[[nodiscard]] std::optional<std::string> check_replica_list(std::span<const int32_t> replicas,
+                                                            int16_t replication_factor);
+
 // The bytes of the file; `s` must be well formed (else invalid_snapshot).
-[[nodiscard]] store_result<std::vector<std::byte>> encode_metadata(const metadata_snapshot& s);
+// `format_version` below the current one writes what an older build wrote
+// (tests of upgrades; a snapshot an older format cannot hold is refused).
+[[nodiscard]] store_result<std::vector<std::byte>> encode_metadata(
+    const metadata_snapshot& s, uint16_t format_version = metadata_format_version);
 // Parses a whole file image (`where` names it in errors).
 [[nodiscard]] store_result<metadata_snapshot> decode_metadata(std::span<const std::byte> file,
                                                               std::string_view where = "metadata");

@@ -40,7 +40,9 @@ private:
 
 namespace {
 
-partition_error unknown() { return partition_error{partition_errc::unknown_partition, {}}; }
+partition_error unknown() {
+    return partition_error{partition_errc::unknown_partition, {}};
+}
 
 partition_error from_storage(storage::storage_error e) {
     return partition_error{partition_errc::storage, std::move(e)};
@@ -48,8 +50,8 @@ partition_error from_storage(storage::storage_error e) {
 
 }  // namespace
 
-partition_manager::partition_manager(unsigned shard_id, std::string data_dir,
-                                     storage::disk& disk, executor& exec, uint64_t cache_bytes)
+partition_manager::partition_manager(unsigned shard_id, std::string data_dir, storage::disk& disk,
+                                     executor& exec, uint64_t cache_bytes)
     : _shard_id(shard_id),
       _data_dir(std::move(data_dir)),
       _disk(disk),
@@ -109,7 +111,10 @@ task<result<void, std::string>> partition_manager::apply(
             local.partitions.resize(static_cast<size_t>(topic->partition_count));
         }
         for (int32_t p = 0; p < topic->partition_count; ++p) {
-            if (topic->owners[static_cast<size_t>(p)] != _shard_id) continue;
+            // Only this broker's replicas, each on its owning shard.
+            if (!topic->is_local(p) || topic->owners[static_cast<size_t>(p)] != _shard_id) {
+                continue;
+            }
             auto& slot = local.partitions[static_cast<size_t>(p)];
             if (slot == nullptr) {
                 auto opened = co_await open_partition(*topic, p);
@@ -136,9 +141,9 @@ task<result<void, std::string>> partition_manager::open_partition(const topic_me
     auto& slot = _topics[topic.name].partitions[static_cast<size_t>(partition)];
     local_partition& placed = *p;
     slot = std::move(p);
-    auto opened = co_await storage::partition_log::open(
-        _disk, _executor, partition_directory(topic.name, partition), topic.log, &_cache,
-        &_storage_probe);
+    auto opened = co_await storage::partition_log::open(_disk, _executor,
+                                                        partition_directory(topic.name, partition),
+                                                        topic.log, &_cache, &_storage_probe);
     if (!opened) {
         placed.open_error = opened.error().message();
         spdlog::error("partition {}-{}: cannot open its log: {}", topic.name, partition,
@@ -203,8 +208,8 @@ task<partition_result<storage::append_result>> partition_manager::append(
     auto appended = co_await p->log->append(batch, already_validated);
     if (!appended) co_return failure{from_storage(std::move(appended.error()))};
     if (p->probe != nullptr) {
-        p->probe->produced(batch.size(),
-                           static_cast<uint64_t>(appended->last_offset - appended->base_offset + 1));
+        p->probe->produced(
+            batch.size(), static_cast<uint64_t>(appended->last_offset - appended->base_offset + 1));
     }
     after_append(*p);
     co_return *appended;
@@ -310,8 +315,8 @@ partition_manager::offset_for_timestamp(std::string_view topic, int32_t partitio
     co_return *found;
 }
 
-task<partition_result<std::optional<storage::timestamp_lookup>>>
-partition_manager::max_timestamp(std::string_view topic, int32_t partition) {
+task<partition_result<std::optional<storage::timestamp_lookup>>> partition_manager::max_timestamp(
+    std::string_view topic, int32_t partition) {
     local_partition* p = find(topic, partition);
     if (p == nullptr) co_return failure{unknown()};
     use busy(*p);
@@ -339,7 +344,9 @@ uint64_t partition_manager::add_waiter(reactor::condition& c) {
     return id;
 }
 
-void partition_manager::remove_waiter(uint64_t id) noexcept { _waiters.erase(id); }
+void partition_manager::remove_waiter(uint64_t id) noexcept {
+    _waiters.erase(id);
+}
 
 void partition_manager::notify_waiter(uint64_t id) noexcept {
     const auto it = _waiters.find(id);

@@ -5,8 +5,8 @@
 // file is refused with a clear error; an unknown format version says so; a
 // leftover metadata.tmp is removed and ignored; ids and topic names follow
 // Kafka's rules; a version-1 file (before producer ids) still loads, as a
-// snapshot that never issued one, and is rewritten as version 2. The crash test runs TIDELOG_SIM_SEEDS seeds (20 in the unit
-// suite, more in the sim suite).
+// snapshot that never issued one, and is rewritten as version 2. The crash test runs
+// TIDELOG_SIM_SEEDS seeds (20 in the unit suite, more in the sim suite).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -52,6 +52,20 @@ metadata_snapshot sample(int64_t version, int topics, int64_t next_producer_id =
     return s;
 }
 
+// `s` as the controller log leaves it (format 3): two brokers, every topic
+// placed on both with replication factor 2.
+metadata_snapshot placed(metadata_snapshot s) {
+    s.brokers = {{.node_id = 1, .host = "a.example", .port = 9092, .rack = {}, .incarnation = 3},
+                 {.node_id = 7, .host = "b", .port = 1, .rack = "r1", .incarnation = -1}};
+    for (auto& t : s.topics) {
+        t.replication_factor = 2;
+        for (int32_t p = 0; p < t.partition_count; ++p) {
+            t.assignments.push_back(p % 2 == 0 ? replica_list{1, 7} : replica_list{7, 1});
+        }
+    }
+    return s;
+}
+
 struct fixture {
     explicit fixture(uint64_t seed = 1) : executor(seed), disk(executor) {
         auto made = executor.run_task(disk.make_directory(data));
@@ -79,14 +93,15 @@ struct fixture {
     sim_disk disk;
 };
 
-std::vector<std::byte> encoded(const metadata_snapshot& s) {
-    auto bytes = encode_metadata(s);
+std::vector<std::byte> encoded(const metadata_snapshot& s,
+                               uint16_t format = metadata_format_version) {
+    auto bytes = encode_metadata(s, format);
     TL_ASSERT(bytes.ok());
     return std::move(*bytes);
 }
 
 constexpr size_t header_bytes = 16;
-// Where next_producer_id sits in a version-2 file: after the header, the
+// Where next_producer_id sits in a version-2 or 3 file: after the header, the
 // snapshot version and the cluster id (2 + 22 bytes).
 constexpr size_t next_producer_id_at = header_bytes + 8 + 2 + 22;
 
@@ -102,14 +117,16 @@ void reseal(std::vector<std::byte>& bytes) {
 }
 
 // The file an older build (format version 1) wrote for `s`, which must not
-// have issued producer ids: version 2 without next_producer_id.
+// have issued producer ids: version 2 without next_producer_id. Built by hand
+// from version 2 to check that encode_metadata(s, 1) writes the same.
 std::vector<std::byte> encoded_version_1(const metadata_snapshot& s) {
     TL_ASSERT(s.next_producer_id == 0);
-    auto bytes = encoded(s);
+    auto bytes = encoded(s, 2);
     bytes[4] = std::byte{0};
     bytes[5] = std::byte{1};
     bytes.erase(bytes.begin() + next_producer_id_at, bytes.begin() + next_producer_id_at + 8);
     reseal(bytes);
+    TL_ASSERT(bytes == encoded(s, 1));
     return bytes;
 }
 
@@ -135,10 +152,32 @@ TEST(MetadataStore, EncodeDecodeRoundTrip) {
     auto decoded = decode_metadata(encoded(extreme));
     ASSERT_TRUE(decoded.ok()) << decoded.error().message();
     EXPECT_EQ(*decoded, extreme);
+    for (int topics : {0, 1, 7}) {
+        const auto s = placed(sample(topics + 5, topics, 12));
+        auto back = decode_metadata(encoded(s));
+        ASSERT_TRUE(back.ok()) << back.error().message();
+        EXPECT_EQ(*back, s);
+    }
+    metadata_snapshot uninitialised;  // a controller log before its first record
+    auto empty = decode_metadata(encoded(uninitialised));
+    ASSERT_TRUE(empty.ok()) << empty.error().message();
+    EXPECT_EQ(*empty, uninitialised);
+    EXPECT_FALSE(encode_metadata(uninitialised, 2).ok()) << "version 2 needs a cluster id";
+}
+
+TEST(MetadataStore, Version2FilesLoadUnplaced) {
+    for (int topics : {0, 1, 7}) {
+        const auto s = sample(topics + 2, topics, 77);
+        auto decoded = decode_metadata(encoded(s, 2));
+        ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+        EXPECT_EQ(*decoded, s) << "replication factor 1, no assignments, no brokers";
+    }
+    EXPECT_FALSE(encode_metadata(placed(sample(1, 1)), 2).ok())
+        << "version 2 cannot hold brokers or assignments";
 }
 
 TEST(MetadataStore, Version2StoresNextProducerIdAfterTheClusterId) {
-    const auto bytes = encoded(sample(1, 1, 0x0102030405060708));
+    const auto bytes = encoded(sample(1, 1, 0x0102030405060708), 2);
     EXPECT_EQ(bytes[5], std::byte{2}) << "format version";
     for (size_t i = 0; i < 8; ++i) {
         EXPECT_EQ(bytes[next_producer_id_at + i], static_cast<std::byte>(i + 1)) << i;
@@ -173,7 +212,7 @@ TEST(MetadataStore, Version1FilesLoadWithoutProducerIds) {
     next.next_producer_id = 1000;
     ASSERT_TRUE(f.save(next).ok());
     EXPECT_EQ(**f.load(), next);
-    EXPECT_EQ((*f.disk.contents(metadata_path))[5], std::byte{2});
+    EXPECT_EQ((*f.disk.contents(metadata_path))[5], std::byte{3});
     // Version 1 is checked as strictly as version 2.
     auto truncated = encoded_version_1(sample(1, 2));
     truncated.pop_back();
@@ -274,15 +313,16 @@ TEST(MetadataStoreCrash, PowerCutAtEveryStepLeavesOldOrNew) {
 }
 
 TEST(MetadataStoreCorruption, EveryBitFlipIsRefused) {
-    const auto bytes = encoded(sample(9, 3));
-    for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
-        auto flipped = bytes;
-        flipped[bit / 8] ^= static_cast<std::byte>(1u << (bit % 8));
-        auto decoded = decode_metadata(flipped);
-        ASSERT_FALSE(decoded.ok()) << "bit " << bit;
-        const auto code = decoded.error().code;
-        EXPECT_TRUE(code == store_errc::corrupt || code == store_errc::unsupported_version);
-        EXPECT_EQ(decoded.error().message().find('\n'), std::string::npos);
+    for (const auto& bytes : {encoded(sample(9, 3)), encoded(placed(sample(9, 3)))}) {
+        for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+            auto flipped = bytes;
+            flipped[bit / 8] ^= static_cast<std::byte>(1u << (bit % 8));
+            auto decoded = decode_metadata(flipped);
+            ASSERT_FALSE(decoded.ok()) << "bit " << bit;
+            const auto code = decoded.error().code;
+            EXPECT_TRUE(code == store_errc::corrupt || code == store_errc::unsupported_version);
+            EXPECT_EQ(decoded.error().message().find('\n'), std::string::npos);
+        }
     }
 }
 
@@ -299,6 +339,12 @@ TEST(MetadataStoreCorruption, FlippedBitsOnDiskAreRefusedByLoad) {
 }
 
 TEST(MetadataStoreCorruption, EveryTruncationIsRefused) {
+    for (const auto& placed_bytes : {encoded(placed(sample(9, 3))), encoded(sample(9, 3), 2)}) {
+        for (size_t length = 0; length < placed_bytes.size(); ++length) {
+            auto decoded = decode_metadata(std::span(placed_bytes).first(length));
+            ASSERT_FALSE(decoded.ok()) << "length " << length;
+        }
+    }
     const auto bytes = encoded(sample(9, 3));
     for (size_t length = 0; length < bytes.size(); ++length) {
         auto decoded = decode_metadata(std::span(bytes).first(length));
@@ -331,13 +377,13 @@ TEST(MetadataStoreCorruption, UnknownFormatVersionSaysSo) {
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.error().code, store_errc::unsupported_version);
     EXPECT_EQ(decoded.error().message(),
-              "unsupported_version: m: format version 0; this build reads versions 1 to 2");
-    bytes[5] = std::byte{3};  // format version 3: a newer build
+              "unsupported_version: m: format version 0; this build reads versions 1 to 3");
+    bytes[5] = std::byte{4};  // format version 4: a newer build
     reseal(bytes);
     decoded = decode_metadata(bytes, "m");
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.error().message(),
-              "unsupported_version: m: format version 3; this build reads versions 1 to 2");
+              "unsupported_version: m: format version 4; this build reads versions 1 to 3");
     bytes[0] = std::byte{'X'};
     EXPECT_EQ(decode_metadata(bytes, "m").error().message(),
               "corrupt: m: not a Tidelog metadata file (bad magic)");
@@ -358,6 +404,29 @@ TEST(MetadataStore, EncodeRefusesSnapshotsTheFormatCannotHold) {
     check([](metadata_snapshot& s) { s.topics[1].id = s.topics[0].id; });
     check([](metadata_snapshot& s) { s.topics[0].id = topic_id{}; });
     check([](metadata_snapshot& s) { s.topics[0].partition_count = 0; });
+    check([](metadata_snapshot& s) { s.topics[0].replication_factor = 0; });
+    check([](metadata_snapshot& s) { s.topics[0].assignments = {{0}, {0}}; });  // 1 partition
+    check([](metadata_snapshot& s) { s.topics[1].assignments = {{0}, {-1}}; });
+    check([](metadata_snapshot& s) {
+        s.topics[1].replication_factor = 2;
+        s.topics[1].assignments = {{0, 0}, {0, 1}};
+    });
+    check([](metadata_snapshot& s) {
+        s = placed(s);
+        s.brokers[1].node_id = 1;
+    });
+    check([](metadata_snapshot& s) {
+        s = placed(s);
+        s.brokers[0].host = "";
+    });
+    check([](metadata_snapshot& s) {
+        s = placed(s);
+        s.brokers[0].port = 0;
+    });
+    check([](metadata_snapshot& s) {
+        s = placed(s);
+        s.brokers[0].rack = "";
+    });
     check([](metadata_snapshot& s) { s.topics[0].configs[""] = "x"; });
     check([](metadata_snapshot& s) {
         s.topics[0].configs["x"] = std::string(max_config_value_bytes + 1, 'v');

@@ -58,6 +58,9 @@ error_code to_error_code(cluster::controller_errc error) noexcept {
         case controller_errc::internal_topic: return error_code::invalid_request;
         case controller_errc::storage_failure: return error_code::kafka_storage_error;
         case controller_errc::producer_ids_exhausted: return error_code::unknown_server_error;
+        case controller_errc::invalid_replica_assignment:
+            return error_code::invalid_replica_assignment;
+        case controller_errc::not_controller: return error_code::not_controller;
     }
     return error_code::unknown_server_error;
 }
