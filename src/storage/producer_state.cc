@@ -215,13 +215,16 @@ result<producer_snapshot, snapshot_errc> producer_snapshot::decode(
     if (out.offset < 0 || producers > r.remaining() / producer_fixed_bytes) {
         return failure{snapshot_errc::corrupt};
     }
+    int64_t previous_id = -1;
     for (uint32_t p = 0; p < producers; ++p) {
         int64_t id = 0;
         producer_entry e;
         if (!r.get(id) || !r.get(e.epoch) || !r.get(e.last_activity_ms) || !r.get(e.count)) {
             return failure{snapshot_errc::corrupt};
         }
-        if (id < 0 || e.epoch < 0 || e.count == 0 || e.count > producer_batches_kept ||
+        // Producers in increasing id order, as encode_snapshot writes them:
+        // one state, one encoding.
+        if (id <= previous_id || e.epoch < 0 || e.count == 0 || e.count > producer_batches_kept ||
             r.remaining() < e.count * batch_bytes) {
             return failure{snapshot_errc::corrupt};
         }
@@ -238,6 +241,7 @@ result<producer_snapshot, snapshot_errc> producer_snapshot::decode(
                 return failure{snapshot_errc::corrupt};
             }
         }
+        previous_id = id;
         if (!out.state._producers.emplace(id, e).second) return failure{snapshot_errc::corrupt};
     }
     if (r.remaining() != 0) return failure{snapshot_errc::corrupt};
