@@ -106,6 +106,8 @@ testpmd_eal=(--no-huge -m 1024 --no-pci --no-shconf --no-telemetry --log-level=e
 testpmd_args=(--no-mlockall --total-num-mbufs=16384 --forward-mode=rxonly --stats-period 1 -a)
 
 log() { echo "[feeds] $*" >&2; }
+# shellcheck source=perf/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() { echo "[feeds] error: $*" >&2; exit 1; }
 
 [[ -x $broker_bin ]] || die "$broker_bin not built"
@@ -136,32 +138,7 @@ metrics_url=http://127.0.0.1:$admin_port/metrics
 
 # ---- machine accounting --------------------------------------------------------
 
-busy_percent() {
-    local -a a b
-    read -r -a a </proc/stat
-    sleep 1
-    read -r -a b </proc/stat
-    local total=0 idle i
-    for (( i = 1; i < ${#b[@]}; ++i )); do total=$(( total + b[i] - a[i] )); done
-    idle=$(( b[4] - a[4] ))
-    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
-quiet_waited_s=0
-wait_for_quiet() {
-    (( quiet_wait_s > 0 )) || return 0
-    local waited=0
-    while (( waited < quiet_wait_s )) && (( $(busy_percent) >= 10 )); do
-        waited=$(( waited + 1 ))
-    done
-    quiet_waited_s=$(( quiet_waited_s + waited ))
-    (( waited < quiet_wait_s )) || log "warning: machine still busy after ${quiet_wait_s}s"
-}
-clock_ticks=$(getconf CLK_TCK)
 # CPU seconds (user + system) of /proc/$1/stat or /proc/P/task/T/stat; 0 if gone.
-cpu_s_of() {
-    [[ -r $1 ]] || { echo 0; return; }
-    awk -v hz="$clock_ticks" '{ sub(/.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "$1"
-}
 # "sectors_written io_ms" of the data device (/proc/diskstats fields 10, 13).
 disk_counters() {
     awk -v dev="$data_device" '$3 == dev { print $10, $13; found = 1 }
@@ -188,7 +165,6 @@ snapshot() {  # pid shard_tid
 # ---- tidelogd --------------------------------------------------------------------
 
 broker_pid=
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 feed_config() {  # port_string out_file
     cat >"$2" <<EOF
 dpdk: {memory_mb: 512, mbufs_per_queue: $mbufs_per_queue, idle_sleep_us: 0, burst_size: $burst_size}
@@ -395,7 +371,6 @@ load_after=$(cut -d' ' -f1 /proc/loadavg)
 elapsed=$(( $(date +%s) - started ))
 log "done in ${elapsed}s"
 
-version_of() { "$@" 2>&1 | head -n 1 || true; }
 # shellcheck disable=SC2016
 dpdk_version=$(pkg-config --modversion libdpdk 2>/dev/null || dpkg-query -W -f='${Version}' dpdk 2>/dev/null || true)
 cat >"$raw_dir/settings.json" <<EOF

@@ -130,6 +130,8 @@ start_timeout_s=30
 stop_timeout_s=30
 
 log() { echo "[peers] $*" >&2; }
+# shellcheck source=perf/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() { echo "[peers] error: $*" >&2; exit 1; }
 
 command -v fio >/dev/null || die "fio not installed (./tidelog deps)"
@@ -170,24 +172,6 @@ drop_caches=${TIDELOG_PERF_DROP_CACHES:-$([[ -w /proc/sys/vm/drop_caches ]] && e
 # ---- machine accounting: CPU and disk busy per invocation ----------------------
 
 # Percent of the machine's CPU time busy (iowait included) over one second.
-busy_percent() {
-    local -a a b
-    read -r -a a </proc/stat
-    sleep 1
-    read -r -a b </proc/stat
-    local total=0 idle i
-    for (( i = 1; i < ${#b[@]}; ++i )); do total=$(( total + b[i] - a[i] )); done
-    idle=$(( b[4] - a[4] ))
-    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
-wait_for_quiet() {
-    (( quiet_wait_s > 0 )) || return 0
-    local waited=0
-    while (( waited < quiet_wait_s )) && (( $(busy_percent) >= 10 )); do
-        waited=$(( waited + 1 ))
-    done
-    (( waited < quiet_wait_s )) || log "warning: machine still busy after ${quiet_wait_s}s"
-}
 # "busy_ticks total_ticks disk_io_ms": /proc/stat's first line and the data
 # device's time doing I/O (/proc/diskstats field 13).
 machine_counters() {
@@ -200,17 +184,12 @@ machine_counters() {
         END { if (!found) print 0 }' /proc/diskstats)
     echo "$(( total - cpu[4] )) $total $io_ms"
 }
-clock_ticks=$(getconf CLK_TCK)
 # CPU seconds a process used so far (user + system), 0 when it is gone.
-process_cpu_s() {
-    [[ -n ${1:-} && -r /proc/$1/stat ]] || { echo 0; return; }
-    awk -v hz="$clock_ticks" '{ sub(/.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
-}
+process_cpu_s() { [[ -n ${1:-} ]] && cpu_s_of "/proc/$1/stat" || echo 0; }
 
 # ---- servers -----------------------------------------------------------------
 
 declare -A server_pid=()
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 system_port() {
     case "$1" in tidelog) echo "$kafka_port" ;; redis) echo "$redis_port" ;; nats) echo "$nats_port" ;; esac
 }
@@ -521,7 +500,6 @@ elapsed=$(( $(date +%s) - started ))
 log "done in ${elapsed}s"
 
 # ---- versions and settings, for the summary ------------------------------------
-version_of() { "$@" 2>&1 | head -n 1 || true; }
 package_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true; }
 settings_json=$("$python" - "$@" <<EOF
 import json

@@ -118,6 +118,8 @@ block_sizes_kib=(64 1024)
 queue_depths=(1 16 32)
 
 log() { echo "[perf] $*" >&2; }
+# shellcheck source=perf/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() { echo "[perf] error: $*" >&2; exit 1; }
 
 if has_section foundation; then
@@ -162,30 +164,9 @@ if awk -v load="$load_before" 'BEGIN { exit !(load > 0.5) }'; then
 fi
 
 quiet_wait_s=${TIDELOG_PERF_QUIET_WAIT_S:-0}
-quiet_waited_s=0
 
 # Percent of the machine's CPU time busy (iowait included) over one second.
-busy_percent() {
-    local -a a b
-    read -r -a a </proc/stat
-    sleep 1
-    read -r -a b </proc/stat
-    local total=0 idle i
-    for (( i = 1; i < ${#b[@]}; ++i )); do total=$(( total + b[i] - a[i] )); done
-    idle=$(( b[4] - a[4] ))
-    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
 
-# With TIDELOG_PERF_QUIET_WAIT_S: waits for other work to stop (bounded).
-wait_for_quiet() {
-    (( quiet_wait_s > 0 )) || return 0
-    local waited=0
-    while (( waited < quiet_wait_s )) && (( $(busy_percent) >= 10 )); do
-        waited=$(( waited + 1 ))
-    done
-    quiet_waited_s=$(( quiet_waited_s + waited ))
-    (( waited < quiet_wait_s )) || log "warning: machine still busy after ${quiet_wait_s}s"
-}
 
 # Device counters (writes completed, writes merged, sectors written) of the
 # data device, from /proc/diskstats; "0 0 0" when it is not listed.
