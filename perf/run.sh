@@ -706,21 +706,30 @@ if has_section controller; then
     if [[ $quick -eq 1 ]]; then
         controller_reps=2 controller_seconds=5 controller_rounds=10 controller_fdatasync_s=3
     else
-        controller_reps=5 controller_seconds=10 controller_rounds=20 controller_fdatasync_s=10
+        controller_reps=5 controller_seconds=10 controller_rounds=20 controller_fdatasync_s=5
     fi
     controller_configs=("1 1" "1 16" "3 1" "3 16")
     started_controller=$(date +%s)
     load_before_controller=$(cut -d' ' -f1 /proc/loadavg)
-    controller_fdatasync() {  # rep
-        local file=$data_dir/controller-fdatasync.dat
-        rm -f "$file"
-        sync -f "$data_dir"
-        wait_for_quiet
-        fio --name=fdatasync --ioengine=sync --direct=1 --rw=write --bs=4k --fdatasync=1 \
-            --size=256M --runtime="$controller_fdatasync_s" --time_based --fallocate=native \
-            --filename="$file" --output-format=json \
-            --output="$controller_raw_dir/fio-fdatasync-$1.json" >/dev/null ||
-            log "warning: fio fdatasync failed"
+    # Two patterns, each alone on the disk: the fio limit of peers.sh (4 KiB
+    # O_DIRECT writes into a preallocated file, fdatasync after each), and the
+    # log_store's own (buffered appends that grow an unallocated file,
+    # fdatasync after each: the file size changes, so each sync also commits
+    # the file system's journal).
+    controller_fdatasync() {  # tag
+        local file=$data_dir/controller-fdatasync.dat variant
+        for variant in direct append; do
+            rm -f "$file"
+            sync -f "$data_dir"
+            wait_for_quiet
+            local extra=(--direct=1 --bs=4k --fallocate=native)
+            [[ $variant == append ]] && extra=(--direct=0 --bs=256 --fallocate=none)
+            fio --name=fdatasync --ioengine=sync --rw=write "${extra[@]}" --fdatasync=1 \
+                --size=256M --runtime="$controller_fdatasync_s" --time_based \
+                --filename="$file" --output-format=json \
+                --output="$controller_raw_dir/fio-fdatasync-$variant-$1.json" >/dev/null ||
+                log "warning: fio fdatasync ($variant) failed"
+        done
         rm -f "$file"
     }
     controller_commits() {  # voters clients rep
@@ -732,8 +741,8 @@ if has_section controller; then
             log "warning: controller_bench commits --voters $1 --clients $2 (run $3) failed, see $controller_raw_dir/commits.log"
     }
     log "controller: commits x $controller_reps for voters/clients ${controller_configs[*]}, ${controller_seconds}s each"
-    controller_fdatasync 1
     for (( rep = 1; rep <= controller_reps; ++rep )); do
+        controller_fdatasync "$rep"
         if (( rep % 2 == 1 )); then
             for (( i = 0; i < ${#controller_configs[@]}; ++i )); do
                 controller_commits ${controller_configs[i]} "$rep"
@@ -744,7 +753,7 @@ if has_section controller; then
             done
         fi
     done
-    controller_fdatasync 2
+    controller_fdatasync "$(( controller_reps + 1 ))"
     log "controller: election, $controller_rounds rounds"
     wait_for_quiet
     "$controller_bin" election --voters 3 --rounds "$controller_rounds" --data-dir "$data_dir" \

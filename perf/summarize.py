@@ -647,12 +647,13 @@ def metrics_main(argv):
     print_metrics_markdown(summary)
 
 
-def controller_fdatasync(raw_dir):
-    """fio 4 KiB O_DIRECT write + fdatasync runs (as perf/peers.sh): each run's sync
-    latency percentiles and write rate."""
+def controller_fdatasync(raw_dir, variant):
+    """fio write + fdatasync runs of one variant (direct: 4 KiB O_DIRECT into a
+    preallocated file, as perf/peers.sh; append: buffered 256 B appends growing the
+    file, as log_store's segments): each run's sync latency percentiles and rate."""
     runs = []
     for name in sorted(os.listdir(raw_dir)) if os.path.isdir(raw_dir) else []:
-        if not (name.startswith("fio-fdatasync") and name.endswith(".json")):
+        if not (name.startswith(f"fio-fdatasync-{variant}-") and name.endswith(".json")):
             continue
         try:
             with open(os.path.join(raw_dir, name)) as f:
@@ -735,6 +736,7 @@ def print_controller_markdown(summary):
            f"Commits: N clients on the leader's shard, {summary['seconds']} s measured after "
            "1 s of warm-up; latency is propose() to committed-and-applied on the leader. "
            f"Median [min-max] over {summary['reps']} runs, cases alternated.\n"]
+    append = summary.get("fdatasync_append")
     limit_p50 = sync["p50_us"]["median"] if sync else None
     out += ["| voters | clients | runs | commits/s | p50, ms | p99, ms | p99.9, ms | max, ms | "
             "fdatasync/commit (leader) | fdatasync/commit (all) | vs 1/fdatasync p50 | failed |",
@@ -757,11 +759,16 @@ def print_controller_markdown(summary):
                    " | | | | | | | | | | |")
     if sync:
         out.append(f"\nLimit, same run: fio 4 KiB O_DIRECT write + fdatasync, "
-                   f"{len(sync['runs'])} runs (before and after the commits): fdatasync p50 "
+                   f"{len(sync['runs'])} runs (one before each round of cases, one after): fdatasync p50 "
                    f"{spread_cell(sync['p50_us'])} µs, p99 {spread_cell(sync['p99_us'])} µs, "
                    f"{spread_cell(sync['writes_per_s'])} durable writes/s; 1/p50 = "
                    f"{1e6 / limit_p50:.0f}/s, the most a client waiting for one fdatasync "
-                   f"per commit can do.")
+                   f"per commit can do (the *vs* column: commits/s x fdatasync p50).")
+    if append:
+        out.append(f"\nThe log's own pattern, same run: fio buffered 256 B appends growing an "
+                   f"unallocated file + fdatasync, {len(append['runs'])} runs: fdatasync p50 "
+                   f"{spread_cell(append['p50_us'])} µs, p99 {spread_cell(append['p99_us'])} µs, "
+                   f"{spread_cell(append['writes_per_s'])} durable appends/s.")
     e = summary["election"]
     if e.get("rounds"):
         committed = (f"; first commit through the new leader {spread_cell(e['committed_ms'], 1.0, '{:.0f}')} ms"
@@ -803,7 +810,8 @@ def controller_main(argv):
         "quiet_wait_s": args.quiet_wait_s,
         "load_average": {"before": args.load_before, "after": args.load_after},
         "elapsed_s": args.elapsed_s,
-        "fdatasync": controller_fdatasync(args.raw_dir),
+        "fdatasync": controller_fdatasync(args.raw_dir, "direct"),
+        "fdatasync_append": controller_fdatasync(args.raw_dir, "append"),
         "cases": cases,
         "election": election,
         "raw_dir": args.raw_dir,
