@@ -16,10 +16,12 @@
 #   perf/results/peers-raw/             its raw outputs
 #   perf/results/feeds.json, feeds.md   DPDK feed ingest per shard next to dpdk-testpmd rx-only
 #   perf/results/feeds-raw/             and the disk; zero-drop rate over memif (perf/feed_bench.sh)
+#   perf/results/controller.json        controller Raft (issue 9): commits/s, commit latency and
+#   perf/results/controller-raw/        election time (perf/controller_bench), fio fdatasync limit
 # and prints a markdown table to stdout (progress goes to stderr).
 #
 # --sections: comma-separated, from foundation, storage, kafka, groups, metrics,
-# peers, feeds (default all of them; `all` = all seven). `peers` is perf/peers.sh, which
+# peers, feeds, controller (default all of them; `all` = all eight). `peers` is perf/peers.sh, which
 # ./tidelog bench runs alone by default; `feeds` is perf/feed_bench.sh (issue 8; needs
 # DPDK: skipped with a warning when dpdk-testpmd or feedgen --dpdk-vdev is missing). --kafka-mock runs the kafka section
 # against librdkafka's mock cluster instead of tidelogd (checks the script
@@ -57,14 +59,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics,peers,feeds|all] [--kafka-mock]" >&2
+    echo "usage: $0 BUILD_DIR [--quick] [--sections foundation,storage,kafka,groups,metrics,peers,feeds,controller|all] [--kafka-mock]" >&2
     exit 2
 }
 
 [[ $# -ge 1 ]] || usage
 build_dir=$(cd "$1" && pwd)
 quick=0
-all_sections=foundation,storage,kafka,groups,metrics,peers,feeds
+all_sections=foundation,storage,kafka,groups,metrics,peers,feeds,controller
 sections=$all_sections
 kafka_mock=0
 shift
@@ -81,7 +83,7 @@ done
 [[ $sections == all ]] && sections=$all_sections
 for section in ${sections//,/ }; do
     case "$section" in
-        foundation | storage | kafka | groups | metrics | peers | feeds) ;;
+        foundation | storage | kafka | groups | metrics | peers | feeds | controller) ;;
         *) usage ;;
     esac
 done
@@ -141,6 +143,10 @@ fi
 if has_section metrics; then
     [[ -x $kafka_load_bin ]] || die "$kafka_load_bin not built (needs librdkafka-dev)"
     [[ -x $broker_bin ]] || die "$broker_bin not built"
+fi
+controller_bin=$build_dir/perf/controller_bench
+if has_section controller; then
+    [[ -x $controller_bin ]] || die "$controller_bin not built (ninja -C BUILD perf/controller_bench)"
 fi
 command -v fio >/dev/null || die "fio not installed (apt-get install fio, or ./tidelog deps)"
 [[ -x $python ]] || die "$python not found"
@@ -665,6 +671,88 @@ if has_section metrics; then
         --partitions "$(( metrics_topics * metrics_partitions ))" --rate "$metrics_rate" \
         --flush "$metrics_flush" --topic-partitions "$metrics_partitions" \
         --load-before "$load_before" --load-after "$load_after" --elapsed-s "$elapsed"
+fi
+
+# ---- Controller (issue 9): Raft commits and elections ----
+# perf/controller_bench: raft::driver with log_store on this disk (fdatasync),
+# the transport on loopback and metadata_state_machine. commits for 1 and 3
+# voters with 1 and 16 clients, alternating (A-B-C-D then D-C-B-A); election
+# time after a leader crash; and the machine's limit in the same run: fio 4 KiB
+# O_DIRECT write + fdatasync (as perf/peers.sh), since a 1-voter commit waits
+# for one fdatasync.
+if has_section controller; then
+    controller_raw_dir=$results_dir/controller-raw
+    rm -rf "$controller_raw_dir"
+    mkdir -p "$controller_raw_dir"
+    if [[ $quick -eq 1 ]]; then
+        controller_reps=2 controller_seconds=5 controller_rounds=10 controller_fdatasync_s=3
+    else
+        controller_reps=5 controller_seconds=10 controller_rounds=20 controller_fdatasync_s=5
+    fi
+    controller_configs=("1 1" "1 16" "3 1" "3 16")
+    started_controller=$(date +%s)
+    load_before_controller=$(cut -d' ' -f1 /proc/loadavg)
+    # Two patterns, each alone on the disk: the fio limit of peers.sh (4 KiB
+    # O_DIRECT writes into a preallocated file, fdatasync after each), and the
+    # log_store's own (buffered appends that grow an unallocated file,
+    # fdatasync after each: the file size changes, so each sync also commits
+    # the file system's journal).
+    controller_fdatasync() {  # tag
+        local file=$data_dir/controller-fdatasync.dat variant
+        for variant in direct append; do
+            rm -f "$file"
+            sync -f "$data_dir"
+            wait_for_quiet
+            local extra=(--direct=1 --bs=4k --fallocate=native)
+            [[ $variant == append ]] && extra=(--direct=0 --bs=256 --fallocate=none)
+            fio --name=fdatasync --ioengine=sync --rw=write "${extra[@]}" --fdatasync=1 \
+                --size=256M --runtime="$controller_fdatasync_s" --time_based \
+                --filename="$file" --output-format=json \
+                --output="$controller_raw_dir/fio-fdatasync-$variant-$1.json" >/dev/null ||
+                log "warning: fio fdatasync ($variant) failed"
+        done
+        rm -f "$file"
+    }
+    controller_commits() {  # voters clients rep
+        wait_for_quiet
+        "$controller_bin" commits --voters "$1" --clients "$2" --seconds "$controller_seconds" \
+            --warmup-seconds 1 --data-dir "$data_dir" --tag "rep=$3" \
+            --json-out "$controller_raw_dir/commits.jsonl" \
+            >>"$controller_raw_dir/commits.log" 2>&1 ||
+            log "warning: controller_bench commits --voters $1 --clients $2 (run $3) failed, see $controller_raw_dir/commits.log"
+    }
+    log "controller: commits x $controller_reps for voters/clients ${controller_configs[*]}, ${controller_seconds}s each"
+    for (( rep = 1; rep <= controller_reps; ++rep )); do
+        controller_fdatasync "$rep"
+        if (( rep % 2 == 1 )); then
+            for (( i = 0; i < ${#controller_configs[@]}; ++i )); do
+                controller_commits ${controller_configs[i]} "$rep"
+            done
+        else
+            for (( i = ${#controller_configs[@]} - 1; i >= 0; --i )); do
+                controller_commits ${controller_configs[i]} "$rep"
+            done
+        fi
+    done
+    controller_fdatasync "$(( controller_reps + 1 ))"
+    log "controller: election, $controller_rounds rounds"
+    wait_for_quiet
+    "$controller_bin" election --voters 3 --rounds "$controller_rounds" --data-dir "$data_dir" \
+        --json-out "$controller_raw_dir/election.jsonl" >"$controller_raw_dir/election.log" 2>&1 ||
+        log "warning: controller_bench election failed, see $controller_raw_dir/election.log"
+    load_after_controller=$(cut -d' ' -f1 /proc/loadavg)
+    elapsed_controller=$(( $(date +%s) - started_controller ))
+    log "controller: done in ${elapsed_controller}s"
+    controller_args=()
+    [[ $quick -eq 1 ]] && controller_args+=(--quick)
+    controller_command=${TIDELOG_PERF_COMMAND:-"perf/run.sh $(basename "$build_dir") --sections $sections${controller_args[*]:+ --quick}"}
+    "$python" "$perf_dir/summarize.py" controller \
+        --raw-dir "$controller_raw_dir" --out "$results_dir/controller.json" --mode "$mode" \
+        --build-dir "$build_dir" --data-dir "$data_dir" --command "$controller_command" \
+        --seconds "$controller_seconds" --reps "$controller_reps" --rounds "$controller_rounds" \
+        --quiet-wait-s "$quiet_wait_s" \
+        --load-before "$load_before_controller" --load-after "$load_after_controller" \
+        --elapsed-s "$elapsed_controller"
 fi
 
 # ---- Peers (issue 10): Tidelog against Redis Streams and NATS JetStream ----

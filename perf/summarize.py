@@ -647,6 +647,181 @@ def metrics_main(argv):
     print_metrics_markdown(summary)
 
 
+def controller_fdatasync(raw_dir, variant):
+    """fio write + fdatasync runs of one variant (direct: 4 KiB O_DIRECT into a
+    preallocated file, as perf/peers.sh; append: buffered 256 B appends growing the
+    file, as log_store's segments): each run's sync latency percentiles and rate."""
+    runs = []
+    for name in sorted(os.listdir(raw_dir)) if os.path.isdir(raw_dir) else []:
+        if not (name.startswith(f"fio-fdatasync-{variant}-") and name.endswith(".json")):
+            continue
+        try:
+            with open(os.path.join(raw_dir, name)) as f:
+                report = json.load(f)
+        except (OSError, ValueError):
+            continue
+        job = report["jobs"][0]
+        if job.get("error"):
+            continue
+        sync = job.get("sync", {}).get("lat_ns", {})
+        percentiles = sync.get("percentile", {})
+        if not percentiles:
+            continue
+        runs.append({"p50_us": percentiles.get("50.000000", 0) / 1e3,
+                     "p99_us": percentiles.get("99.000000", 0) / 1e3,
+                     "max_us": sync.get("max", 0) / 1e3,
+                     "mean_us": sync.get("mean", 0) / 1e3,
+                     "syncs": sync.get("N", 0),
+                     "writes_per_s": job["write"].get("iops", 0.0)})
+    if not runs:
+        return {}
+    return {"runs": runs,
+            "p50_us": stats_of([r["p50_us"] for r in runs]),
+            "p99_us": stats_of([r["p99_us"] for r in runs]),
+            "writes_per_s": stats_of([r["writes_per_s"] for r in runs])}
+
+
+def controller_results(raw_dir):
+    """Per (voters, clients): statistics over the commits runs; the election rounds."""
+    lines = read_json_lines(os.path.join(raw_dir, "commits.jsonl"))
+    runs = [r for r in lines if r.get("tool") == "controller_bench" and r.get("type") == "run"]
+    cases = []
+    for voters, clients in sorted({(r["voters"], r["clients"]) for r in runs}):
+        samples = [r for r in runs if r["voters"] == voters and r["clients"] == clients]
+        case = {"voters": voters, "clients": clients, "runs": len(samples),
+                "record": samples[0].get("record", ""),
+                "failed": sum(r.get("failures", 0) + r.get("refused", 0) for r in samples),
+                "commits_per_s": stats_of([r["commits_per_s"] for r in samples]),
+                "fdatasyncs_per_commit_leader":
+                    stats_of([r["fdatasyncs_per_commit_leader"] for r in samples]),
+                "fdatasyncs_per_commit_all":
+                    stats_of([r["fdatasyncs_per_commit_all"] for r in samples])}
+        for key in ("p50", "p99", "p99_9", "max"):
+            case[f"latency_{key}_us"] = stats_of([r["latency_us"][key] for r in samples])
+        cases.append(case)
+    lines = read_json_lines(os.path.join(raw_dir, "election.jsonl"))
+    rounds = [r for r in lines if r.get("tool") == "controller_bench" and r.get("type") == "round"]
+    summaries = [r for r in lines if r.get("tool") == "controller_bench"
+                 and r.get("type") == "summary"]
+    election = {"rounds": len(rounds)}
+    if rounds:
+        election["elected_ms"] = stats_of([r["elected_ms"] for r in rounds])
+        committed = [r["committed_ms"] for r in rounds if r.get("committed_ms") is not None]
+        if committed:
+            election["committed_ms"] = stats_of(committed)
+        election["terms_advanced"] = stats_of([r["terms_advanced"] for r in rounds])
+        election["tick_ms"] = rounds[0]["tick_ms"]
+        election["election_ticks"] = rounds[0]["election_ticks"]
+        election["timeout_min_ms"] = rounds[0]["tick_ms"] * rounds[0]["election_ticks"]
+        election["timeout_max_ms"] = 2 * election["timeout_min_ms"]
+    if summaries:
+        election["summary"] = summaries[-1]
+    return cases, election
+
+
+def print_controller_markdown(summary):
+    m = summary["machine"]
+    load = summary["load_average"]
+    sync = summary["fdatasync"]
+    out = [f"## Controller (Raft, issue 9) ({summary['mode']})\n",
+           f"{m['cpu_model']}, {m['cpus_online']} CPUs"
+           f"{', ' + m['hypervisor'] + ' guest' if m['hypervisor'] else ''}, kernel {m['kernel']}, "
+           f"build {m['buildtype']}; data on {m['filesystem']['source']} "
+           f"({m['filesystem']['type']}); load average {load['before']} before, {load['after']} "
+           f"after; {summary['elapsed_s']} s in all.\n",
+           f"Command: `{summary['command']}`\n",
+           "perf/controller_bench: one raft::driver per voter, each on its own shard (floating, "
+           "not pinned) with its own log_store directory (fdatasync per ready) and transport "
+           "on loopback; metadata_state_machine applies real allocate_producer_ids records. "
+           f"Commits: N clients on the leader's shard, {summary['seconds']} s measured after "
+           "1 s of warm-up; latency is propose() to committed-and-applied on the leader. "
+           f"Median [min-max] over {summary['reps']} runs, cases alternated.\n"]
+    append = summary.get("fdatasync_append")
+    limit_p50 = sync["p50_us"]["median"] if sync else None
+    out += ["| voters | clients | runs | commits/s | p50, ms | p99, ms | p99.9, ms | max, ms | "
+            "fdatasync/commit (leader) | fdatasync/commit (all) | vs 1/fdatasync p50 | failed |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in summary["cases"]:
+        ratio = "-"
+        if limit_p50:
+            ratio = f"{c['commits_per_s']['median'] * limit_p50 / 1e6:.2f}x"
+        out.append(f"| {c['voters']} | {c['clients']} | {c['runs']} | "
+                   f"{spread_cell(c['commits_per_s'])} | "
+                   f"{spread_cell(c['latency_p50_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['latency_p99_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['latency_p99_9_us'], 1e3, '{:.2f}')} | "
+                   f"{spread_cell(c['latency_max_us'], 1e3, '{:.1f}')} | "
+                   f"{spread_cell(c['fdatasyncs_per_commit_leader'], 1.0, '{:.3f}')} | "
+                   f"{spread_cell(c['fdatasyncs_per_commit_all'], 1.0, '{:.3f}')} | "
+                   f"{ratio} | {c['failed']} |")
+    if not summary["cases"]:
+        out.append("| no controller_bench results (see commits.log in the raw directory) |"
+                   " | | | | | | | | | | |")
+    if sync:
+        out.append(f"\nLimit, same run: fio 4 KiB O_DIRECT write + fdatasync, "
+                   f"{len(sync['runs'])} runs (one before each round of cases, one after): fdatasync p50 "
+                   f"{spread_cell(sync['p50_us'])} µs, p99 {spread_cell(sync['p99_us'])} µs, "
+                   f"{spread_cell(sync['writes_per_s'])} durable writes/s; 1/p50 = "
+                   f"{1e6 / limit_p50:.0f}/s, the most a client waiting for one fdatasync "
+                   f"per commit can do (the *vs* column: commits/s x fdatasync p50).")
+    if append:
+        out.append(f"\nThe log's own pattern, same run: fio buffered 256 B appends growing an "
+                   f"unallocated file + fdatasync, {len(append['runs'])} runs: fdatasync p50 "
+                   f"{spread_cell(append['p50_us'])} µs, p99 {spread_cell(append['p99_us'])} µs, "
+                   f"{spread_cell(append['writes_per_s'])} durable appends/s.")
+    e = summary["election"]
+    if e.get("rounds"):
+        committed = (f"; first commit through the new leader {spread_cell(e['committed_ms'], 1.0, '{:.0f}')} ms"
+                     if "committed_ms" in e else "")
+        out.append(f"\nElection, 3 voters, {e['rounds']} leader crashes: new leader "
+                   f"{spread_cell(e['elected_ms'], 1.0, '{:.0f}')} ms after the kill{committed} "
+                   f"(median [min-max]); election timeout {e['timeout_min_ms']}-"
+                   f"{e['timeout_max_ms']} ms (tick {e['tick_ms']} ms x [{e['election_ticks']}, "
+                   f"{2 * e['election_ticks']}) ticks); terms advanced per round "
+                   f"{spread_cell(e['terms_advanced'])}.")
+    print("\n".join(out) + "\n")
+
+
+def controller_main(argv):
+    parser = argparse.ArgumentParser(prog="summarize.py controller",
+                                     description="Summarises run.sh's controller section.")
+    parser.add_argument("--raw-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--seconds", type=int, required=True)
+    parser.add_argument("--reps", type=int, required=True)
+    parser.add_argument("--rounds", type=int, required=True)
+    parser.add_argument("--quiet-wait-s", type=int, default=0)
+    parser.add_argument("--load-before", required=True)
+    parser.add_argument("--load-after", required=True)
+    parser.add_argument("--elapsed-s", type=int, required=True)
+    args = parser.parse_args(argv)
+    cases, election = controller_results(args.raw_dir)
+    summary = {
+        "mode": args.mode,
+        "machine": machine(args.build_dir, args.data_dir),
+        "command": args.command,
+        "seconds": args.seconds,
+        "reps": args.reps,
+        "rounds": args.rounds,
+        "quiet_wait_s": args.quiet_wait_s,
+        "load_average": {"before": args.load_before, "after": args.load_after},
+        "elapsed_s": args.elapsed_s,
+        "fdatasync": controller_fdatasync(args.raw_dir, "direct"),
+        "fdatasync_append": controller_fdatasync(args.raw_dir, "append"),
+        "cases": cases,
+        "election": election,
+        "raw_dir": args.raw_dir,
+    }
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print_controller_markdown(summary)
+
+
 def main():
     if sys.argv[1:2] == ["feeds"]:
         import feeds_report  # perf/feeds_report.py, next to this file
@@ -658,6 +833,9 @@ def main():
         return
     if sys.argv[1:2] == ["metrics"]:
         metrics_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["controller"]:
+        controller_main(sys.argv[2:])
         return
     if sys.argv[1:2] == ["groups"]:
         groups_main(sys.argv[2:])
