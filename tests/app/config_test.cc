@@ -114,6 +114,7 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "reactor_stall_threshold_us: 2000\n"
         "smp: 3\n"
         "node_id: 7\n"
+        "controller_voters: \"7@127.0.0.1:19093,8@127.0.0.1:19094\"\n"
         "poll_mode: busy\n"
         "idle_spin_us: 0\n"
         "mailbox_capacity: 64\n"
@@ -154,6 +155,10 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.reactor_stall_threshold_us, 2000u);
     EXPECT_EQ(config.smp, 3u);
     EXPECT_EQ(config.node_id, 7);
+    ASSERT_EQ(config.controller_voters.size(), 2u);
+    EXPECT_EQ(config.controller_voters[0].id, 7);
+    EXPECT_EQ(config.controller_voters[1].id, 8);
+    EXPECT_EQ(config.controller_voters[1].resolved.port(), 19094);
     EXPECT_EQ(config.poll_mode, reactor::poll_mode::busy);
     EXPECT_EQ(config.idle_spin_us, 0u);
     EXPECT_EQ(config.mailbox_capacity, 64u);

@@ -168,12 +168,14 @@ controller_settings settings_for(const std::string& directory, unsigned shards =
     settings.data_dir = directory;
     settings.shard_count = shards;
     settings.offsets_topic_partitions = 2;
+    settings.advertised_host = "127.0.0.1";  // what the broker registers
+    settings.advertised_port = 9092;
     return settings;
 }
 
-// Starts a controller on the data directory, runs `work` with it and drops
-// it without any shutdown step (the controller has none: every change is
-// durable when answered, so this is also what a crash leaves).
+// Starts a controller (a single-voter metadata log) on the data directory,
+// runs `work` with it and stops it (every change is committed to the log,
+// fdatasync'ed, when answered).
 template <typename T>
 T with_controller(reactor::smp& shards, const std::string& directory,
                   std::function<task<T>(controller&)> work) {
@@ -182,7 +184,11 @@ T with_controller(reactor::smp& shards, const std::string& directory,
         controller c(disk, settings_for(directory), {});
         auto started = co_await c.start();
         TL_ASSERT(started.ok(), "controller start");
-        co_return co_await work(c);
+        auto activated = co_await c.activate();
+        TL_ASSERT(activated.ok(), "controller activate");
+        T out = co_await work(c);
+        co_await c.stop();
+        co_return out;
     });
 }
 
@@ -276,6 +282,8 @@ TEST(ControllerProducerIds, AllocatorsOnEveryShardNeverShareAnId) {
                                                  std::span<partition_manager* const>{});
             auto started = co_await owned->start();
             TL_ASSERT(started.ok());
+            auto activated = co_await owned->activate();
+            TL_ASSERT(activated.ok());
             instance = owned.get();
         });
         std::vector<std::vector<int64_t>> drawn(2);
@@ -298,7 +306,8 @@ TEST(ControllerProducerIds, AllocatorsOnEveryShardNeverShareAnId) {
             }
         }
         if (run == 0) largest_before_restart = *seen.rbegin();
-        shards->run_on(0, [&] {
+        shards->run_on(0, [&]() -> task<void> {
+            co_await owned->stop();
             owned.reset();
             disk.reset();
         });
