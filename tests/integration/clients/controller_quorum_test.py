@@ -5,7 +5,7 @@
 They elect a leader (every node's /v1/controller agrees); each registers
 itself, so Metadata on every node lists all three brokers with the Raft
 leader as controller; a topic created through a follower (confluent-kafka's
-AdminClient bootstrapped on it) appears, once, in Metadata on every node;
+AdminClient bootstrapped on it) appears in Metadata on every node;
 SIGKILL of the leader elects a new one (the time is printed; asserted only
 against twice the largest election timeout, 2 x 2 x 10 ticks x 50 ms, plus
 the polling slack); a topic created after the failover reaches both
@@ -102,16 +102,16 @@ def every_broker_registered():
 
 
 def topic_on_every_node(topic, partitions, brokers):
+    """Polls each node until its Metadata has `topic` with `partitions`
+    partitions, each led by a node of the quorum. (A node that is catching
+    up adopts images shard by shard: two connections may briefly disagree.)"""
     for b in brokers:
         def present():
             md = metadata(b)
             t = md.topics.get(topic)
-            return t is not None and t.error is None and len(t.partitions) == partitions
+            return (t is not None and t.error is None and len(t.partitions) == partitions and
+                    all(p.leader in NODES for p in t.partitions.values()))
         harness.deadline_poll(present, 20, f"{topic} on node {b.settings['node_id']}")
-        md = metadata(b)
-        assert sum(1 for name in md.topics if name == topic) == 1
-        for p in md.topics[topic].partitions.values():
-            assert p.leader in NODES, p
 
 
 def create_topic(through, topic, partitions):
@@ -206,7 +206,7 @@ def main():
             ("three voters elect one leader", elects_a_leader),
             ("every node registers; Metadata lists 3 brokers, controller = leader",
              every_broker_registered),
-            ("CreateTopics through a follower: the topic on every node, once",
+            ("CreateTopics through a follower: the topic on every node",
              create_through_follower),
             ("auto-creation through a follower (forwarded), produce to placed leaders",
              auto_create_through_follower),
