@@ -1,5 +1,6 @@
 #include "cluster/controller.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -371,17 +372,24 @@ task<result<void, std::string>> controller::start() {
         }
     }(p));
     p.background.spawn(status_loop());
-    // Replay what is committed locally (a single voter commits its whole log
-    // once elected).
-    if (alone) {
-        const auto deadline = p.executor.now() + std::chrono::seconds(10);
-        while (p.driver->get_status().applied < p.store->last_index() ||
-               !p.driver->is_leader()) {
-            if (p.executor.now() > deadline || p.driver_done) {
-                co_return failure{std::string("controller: no leader elected (single voter)")};
-            }
-            co_await p.executor.sleep(std::chrono::milliseconds(1));
+    // Replay what this node knows is committed before any shard sees an
+    // image: the shards open the end state, never a past one (a topic
+    // deleted and re-created under its name must not have its new logs
+    // removed by a replayed deletion). A single voter also waits for its
+    // election (its whole log is then committed).
+    const raft::index_t known_commit = std::min(p.store->recovered().hard.commit,
+                                                p.store->last_index());
+    const auto deadline = p.executor.now() + std::chrono::seconds(30);
+    while (p.driver->get_status().applied < known_commit ||
+           (alone && (!p.driver->is_leader() ||
+                      p.driver->get_status().applied < p.store->last_index()))) {
+        if (p.executor.now() > deadline || p.driver_done) {
+            co_return failure{fmt::format(
+                "controller: the metadata log was not replayed (applied {}, known commit {}{})",
+                p.driver->get_status().applied, known_commit,
+                alone ? ", single voter not elected" : "")};
         }
+        co_await p.executor.sleep(std::chrono::milliseconds(1));
     }
     co_return result<void, std::string>{};
 }
