@@ -276,6 +276,25 @@ TEST(config_errors, bad_addresses_are_rejected) {
                 HasSubstr("invalid port '65536'"));
 }
 
+TEST(config_errors, controller_voters_are_checked) {
+    EXPECT_THAT(parse_error_line("controller_voters: '1@127.0.0.1'\n"),
+                HasSubstr("controller_voters: '1@127.0.0.1': bad address"));
+    EXPECT_THAT(parse_error_line("controller_voters: '127.0.0.1:9093'\n"),
+                HasSubstr("expected ID@HOST:PORT"));
+    EXPECT_THAT(parse_error_line("controller_voters: 'x@127.0.0.1:9093'\n"),
+                HasSubstr("controller_voters: 'x@127.0.0.1:9093'"));
+    EXPECT_THAT(parse_error_line("controller_voters: '1@127.0.0.1:9093,1@127.0.0.1:9094'\n"),
+                HasSubstr("node 1 listed twice"));
+    // Empty: this node alone.
+    EXPECT_TRUE(parse_ok("controller_voters: ''\n").controller_voters.empty());
+    // The list must name this node.
+    const broker_config other = parse_ok("node_id: 3\ncontroller_voters: '1@127.0.0.1:9093'\n");
+    auto checked = check_config(other);
+    ASSERT_FALSE(checked.ok());
+    EXPECT_THAT(checked.error().to_string(), HasSubstr("must include this node's id 3"));
+    EXPECT_TRUE(check_config(parse_ok("node_id: 1\ncontroller_voters: '1@127.0.0.1:9093'\n")).ok());
+}
+
 TEST(config_parse, advertised_names_are_not_resolved_here) {
     // Only the clients' resolver has to know the name.
     const broker_config config =

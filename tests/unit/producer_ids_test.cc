@@ -255,6 +255,10 @@ TEST(ControllerProducerIds, RefusesToPassInt64Max) {
             out.push_back(co_await c.allocate_producer_ids(1));
             co_return out;
         });
+    // The file seeded the metadata log, then was retired.
+    EXPECT_FALSE(fs::exists(data.path + "/cluster/metadata"));
+    EXPECT_TRUE(fs::exists(data.path + "/cluster/metadata.migrated"));
+    EXPECT_TRUE(fs::exists(data.path + "/controller/snapshot"));
     ASSERT_TRUE(blocks[0].ok());
     EXPECT_EQ(blocks[0]->first, max - 1500);
     ASSERT_FALSE(blocks[1].ok()) << "would pass INT64_MAX";
