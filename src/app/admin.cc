@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "metrics/exposition.h"
 #include "tidelog_build_config.h"
@@ -81,6 +82,9 @@ result<std::unique_ptr<admin_endpoint>, std::string> admin_endpoint::start(node_
                                     : metrics::http_response::text(503, "starting\n");
     };
     routes["/v1/status"] = [self] { return metrics::http_response::json(200, self->status_json()); };
+    routes["/v1/controller"] = [self] {
+        return metrics::http_response::json(200, self->controller_json());
+    };
     auto server = metrics::admin_server::start(
         {.listen = state.config.admin_addr.resolved.to_string()}, std::move(routes));
     if (!server) return failure{server.error()};
@@ -120,6 +124,21 @@ std::string admin_endpoint::metrics_text() const {
     std::vector<const metrics::registry*> all{&_state.node_registry};
     for (const auto& r : _state.registries) all.push_back(r.get());
     return metrics::render_text(all);
+}
+
+// The controller quorum as this node sees it: leader and voters are node
+// ids (leader -1: none known).
+std::string admin_endpoint::controller_json() const {
+    cluster::controller_status s;
+    {
+        std::lock_guard lock(_state.controller_status_mutex);
+        s = _state.controller_status;
+    }
+    return fmt::format(
+        "{{\"node_id\":{},\"leader\":{},\"term\":{},\"commit_index\":{},\"applied_index\":{},"
+        "\"role\":{},\"voters\":[{}]}}\n",
+        _state.config.node_id, s.leader, s.term, s.commit_index, s.applied_index,
+        metrics::json_string(s.role.empty() ? "starting" : s.role), fmt::join(s.voters, ","));
 }
 
 std::string admin_endpoint::status_json() const {

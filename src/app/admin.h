@@ -34,6 +34,7 @@ public:
     // The bodies of the routes (for tests and tidectl).
     std::string metrics_text() const;
     std::string status_json() const;
+    std::string controller_json() const;
 
 private:
     explicit admin_endpoint(node_state& state) : _state(state) {}

@@ -335,6 +335,44 @@ std::vector<config_key> build_keys() {
         .render = [](const broker_config& c) { return fmt::format("{}", c.node_id); },
     });
     keys.push_back(config_key{
+        .name = "controller_voters",
+        .flag = "--controller-voters",
+        .value_name = "ID@HOST:PORT,...",
+        .meaning = "the controller quorum's voters and their controller listeners; "
+                   "empty: this node alone",
+        .assign = [](broker_config& c, const raw_value& v) -> assign_result {
+            if (v.form != raw_value::shape::scalar) {
+                return failure{fmt::format("expected ID@HOST:PORT,..., got {}", describe_shape(v))};
+            }
+            std::vector<controller_voter> voters;
+            std::string_view rest = v.text;
+            while (!rest.empty()) {
+                const size_t comma = rest.find(',');
+                const std::string_view item = rest.substr(0, comma);
+                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                const size_t at = item.find('@');
+                if (at == std::string_view::npos || at == 0) {
+                    return failure{fmt::format("'{}': expected ID@HOST:PORT", item)};
+                }
+                auto id = parse_integer<int32_t>(
+                    raw_value{raw_value::shape::scalar, std::string(item.substr(0, at))}, 0,
+                    broker_config::max_node_id);
+                if (!id) return failure{fmt::format("'{}': {}", item, id.error())};
+                auto address = parse_listen_address(
+                    raw_value{raw_value::shape::scalar, std::string(item.substr(at + 1))});
+                if (!address) return failure{fmt::format("'{}': {}", item, address.error())};
+                for (const auto& other : voters) {
+                    if (other.id == *id) return failure{fmt::format("node {} listed twice", *id)};
+                }
+                voters.push_back(controller_voter{*id, address->text, address->resolved});
+            }
+            c.controller_voters_text = v.text;
+            c.controller_voters = std::move(voters);
+            return {};
+        },
+        .render = [](const broker_config& c) { return quote_yaml(c.controller_voters_text); },
+    });
+    keys.push_back(config_key{
         .name = "poll_mode",
         .flag = "--poll-mode",
         .value_name = "busy|adaptive",
@@ -1005,6 +1043,14 @@ config_result<broker_config> overlay_flags(broker_config base,
 }
 
 config_result<void> check_config(const broker_config& config) {
+    if (!config.controller_voters.empty() &&
+        std::ranges::none_of(config.controller_voters, [&](const controller_voter& v) {
+            return v.id == config.node_id;
+        })) {
+        return failure{config_error{"controller_voters",
+                                    fmt::format("must include this node's id {}", config.node_id),
+                                    std::string(config.source_of("controller_voters"))}};
+    }
     if (!config.advertised_kafka_addr.is_set()) {
         if (is_wildcard(config.kafka_addr.resolved)) {
             return failure{config_error{"advertised_kafka_addr",

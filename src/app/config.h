@@ -49,6 +49,13 @@ struct advertised_address {
     bool is_set() const noexcept { return !text.empty(); }
 };
 
+// One voter of the controller quorum: its node id and its controller listener.
+struct controller_voter {
+    int32_t id = 0;
+    std::string text;  // "127.0.0.1:9093"
+    uring::socket_address resolved;
+};
+
 struct broker_config {
     static constexpr unsigned max_smp = reactor::reactor_options::max_shards;
     static constexpr int32_t max_node_id = INT32_MAX;  // Kafka broker ids are int32 >= 0
@@ -70,6 +77,10 @@ struct broker_config {
     bool metrics_per_partition = true;  // per-partition series on /metrics
     unsigned smp = 1;  // default_config() sets the CPU count
     int32_t node_id = 0;
+    // The controller quorum ("1@127.0.0.1:9093,2@..."); empty = this node
+    // alone (no controller listener).
+    std::string controller_voters_text;
+    std::vector<controller_voter> controller_voters;
     reactor::poll_mode poll_mode = reactor::poll_mode::adaptive;
     uint32_t idle_spin_us = 50;
     unsigned mailbox_capacity = 1024;

@@ -59,6 +59,15 @@ node_state::node_state(const broker_config& c)
     controller.storage_base = storage_base(c);
     controller.offsets_topic_partitions = c.offsets_topic_num_partitions;
     controller.offsets_topic_segment_bytes = c.offsets_topic_segment_bytes;
+    for (const auto& v : c.controller_voters) {
+        controller.voters.push_back({.node_id = v.id, .address = v.resolved});
+    }
+    controller.advertised_host = kafka.advertised_host;
+    controller.advertised_port = kafka.advertised_port;
+    controller.on_status = [this](const cluster::controller_status& s) {
+        std::lock_guard lock(controller_status_mutex);
+        controller_status = s;
+    };
     groups.group.initial_rebalance_delay_ms =
         static_cast<int32_t>(c.group_initial_rebalance_delay_ms);
     groups.group.min_session_timeout_ms = static_cast<int32_t>(c.group_min_session_timeout_ms);
@@ -149,6 +158,15 @@ public:
             // That partition answers KAFKA_STORAGE_ERROR; the rest serve.
             spdlog::error("shard {}: {}", _shard_id, applied.error());
         }
+        if (_shard_id + 1 == _state.config.smp) {
+            // Every shard's partition manager exists: images may flow.
+            auto activated = co_await reactor::submit_to(cluster::controller_shard,
+                                                         [c]() { return c->activate(); });
+            if (!activated) {
+                co_await cleanup();
+                co_return failure{activated.error()};
+            }
+        }
         spdlog::debug("shard {}: {} partitions open", _shard_id, _manager->partition_count());
         co_return result<void, std::string>{};
     }
@@ -157,6 +175,13 @@ public:
 
 private:
     task<void> cleanup() {
+        // The last shard stops first: the controller stops publishing images
+        // before any partition manager goes.
+        cluster::controller* c = _state.controller_instance;
+        if (_shard_id + 1 == _state.config.smp && c != nullptr) {
+            co_await reactor::submit_to(cluster::controller_shard, [c]() { return c->stop(); });
+        }
+        if (_controller != nullptr) co_await _controller->stop();
         if (_manager != nullptr) co_await _manager->stop();
         if (_shard_id == cluster::controller_shard) _state.controller_instance = nullptr;
         _state.managers[_shard_id] = nullptr;

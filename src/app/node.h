@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "app/broker.h"
@@ -40,6 +41,11 @@ struct node_state {
     std::vector<kafka::groups::group_coordinator*> coordinators;
     // The port the Kafka listeners share (kafka_addr may ask for port 0).
     std::atomic<uint16_t> kafka_port{0};
+
+    // The controller's Raft status (/v1/controller), refreshed by the
+    // controller shard.
+    mutable std::mutex controller_status_mutex;
+    cluster::controller_status controller_status;
 
     // ---- metrics (admin.h reads these from the admin listener's threads) ----
     // One registry per shard, its series registered by that shard's services.

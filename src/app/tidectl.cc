@@ -4,8 +4,14 @@
 // kafka_commands.cc and talk to a broker through kafka_client.h.
 //
 // Exit status: 0 success, 1 the command failed, 2 usage or configuration error.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <limits>
 #include <span>
 #include <string>
@@ -73,6 +79,94 @@ int run_config_defaults(const command_arguments& /*arguments*/) {
     return to_int(exit_status::ok);
 }
 
+// ---- cluster controller: the admin endpoint's /v1/controller ----
+
+constexpr std::string_view default_admin = "127.0.0.1:9644";
+
+// GET http://ADDRESS/PATH (HTTP/1.0, loopback or any host); the body on a 200.
+result<std::string, std::string> http_get(std::string_view address, std::string_view path) {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) {
+        return failure{fmt::format("--admin '{}': expected HOST:PORT", address)};
+    }
+    std::string host(address.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const std::string port(address.substr(colon + 1));
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        return failure{fmt::format("{}: {}", address, ::gai_strerror(rc))};
+    }
+    int fd = -1;
+    for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+        fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            ::close(fd);
+            fd = -1;
+        }
+    }
+    ::freeaddrinfo(found);
+    if (fd < 0) return failure{fmt::format("{}: cannot connect", address)};
+    const std::string request =
+        fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n", path, address);
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+        ::close(fd);
+        return failure{fmt::format("{}: send failed", address)};
+    }
+    std::string answer;
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+    ::close(fd);
+    const size_t body = answer.find("\r\n\r\n");
+    if (answer.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) {
+        return failure{fmt::format("{}: not an HTTP answer", address)};
+    }
+    const std::string status = answer.substr(9, 3);
+    if (status != "200") return failure{fmt::format("{}{}: HTTP {}", address, path, status)};
+    return answer.substr(body + 4);
+}
+
+// The text of a flat JSON field ("leader":2 -> "2"; arrays keep brackets).
+std::string json_field(const std::string& json, std::string_view name) {
+    const std::string key = fmt::format("\"{}\":", name);
+    size_t at = json.find(key);
+    if (at == std::string::npos) return "?";
+    at += key.size();
+    size_t end = at;
+    if (json[at] == '[') {
+        end = json.find(']', at) + 1;
+    } else if (json[at] == '"') {
+        end = json.find('"', at + 1) + 1;
+        return json.substr(at + 1, end - at - 2);
+    } else {
+        while (end < json.size() && json[end] != ',' && json[end] != '}') ++end;
+    }
+    return json.substr(at, end - at);
+}
+
+int run_cluster_controller(const command_arguments& arguments) {
+    const std::string_view admin = arguments.last("admin").value_or(default_admin);
+    auto body = http_get(admin, "/v1/controller");
+    if (!body) {
+        std::fprintf(stderr, "tidectl: %s\n", body.error().c_str());
+        return to_int(exit_status::failure);
+    }
+    if (arguments.has("json")) {
+        std::fputs(body->c_str(), stdout);
+        return to_int(exit_status::ok);
+    }
+    const std::string leader = json_field(*body, "leader");
+    std::printf("node:         %s (%s)\n", json_field(*body, "node_id").c_str(),
+                json_field(*body, "role").c_str());
+    std::printf("leader:       %s\n", leader == "-1" ? "none" : leader.c_str());
+    std::printf("term:         %s\n", json_field(*body, "term").c_str());
+    std::printf("commit index: %s\n", json_field(*body, "commit_index").c_str());
+    std::printf("voters:       %s\n", json_field(*body, "voters").c_str());
+    return to_int(exit_status::ok);
+}
+
 // Every Kafka command takes --bootstrap; listing commands also --json.
 constexpr flag bootstrap_flags[] = {{"bootstrap", flag_kind::value}};
 constexpr flag json_flags[] = {{"bootstrap", flag_kind::value}, {"json", flag_kind::toggle}};
@@ -84,6 +178,8 @@ constexpr flag alter_config_flags[] = {
     {"bootstrap", flag_kind::value}, {"set", flag_kind::repeated}, {"delete", flag_kind::repeated}};
 constexpr flag cluster_info_flags[] = {
     {"bootstrap", flag_kind::value}, {"json", flag_kind::toggle}, {"verbose", flag_kind::toggle}};
+constexpr flag cluster_controller_flags[] = {{"admin", flag_kind::value},
+                                            {"json", flag_kind::toggle}};
 constexpr flag produce_flags[] = {
     {"bootstrap", flag_kind::value},    {"partition", flag_kind::value},
     {"key", flag_kind::value},          {"header", flag_kind::repeated},
@@ -125,6 +221,10 @@ constexpr command commands[] = {
     {"cluster info", "[--json] [--verbose]",
      "cluster id, controller and brokers; --verbose: the API versions served", 0, 0,
      cluster_info_flags, run_cluster_info},
+    {"cluster controller", "[--admin HOST:PORT] [--json]",
+     "the controller quorum as one node sees it (its admin endpoint's /v1/controller, "
+     "default 127.0.0.1:9644): leader, term, commit index, voters",
+     0, 0, cluster_controller_flags, run_cluster_controller},
     {"produce",
      "TOPIC [--partition P] [--key K] [--header K=V]... [--acks 0|1|all] "
      "[--value V | --key-separator S]",

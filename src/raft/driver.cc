@@ -23,7 +23,8 @@ driver::~driver() {
 task<void> driver::run() {
     TL_ASSERT(!_running, "run() once");
     _running = true;
-    if (_store.recovered().snapshot.meta.index > 0) {
+    if (_store.recovered().snapshot.meta.index > 0 ||
+        !_store.recovered().snapshot.data.empty()) {
         _machine.restore(_store.recovered().snapshot);
         ++_stats.snapshots_restored;
     }
@@ -198,6 +199,10 @@ void driver::send(const std::vector<message>& messages) {
 
 void driver::on_frame(transport::peer_id from, std::span<const std::byte> frame) {
     if (_stopping) return;
+    if (_foreign && !frame.empty() && std::to_integer<uint8_t>(frame[0]) != codec_version) {
+        _foreign(from, frame);
+        return;
+    }
     auto decoded = decode(frame);
     if (!decoded) {
         ++_stats.frames_undecodable;

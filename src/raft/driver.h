@@ -110,6 +110,13 @@ public:
     // committed and applied here (as propose).
     task<result<index_t, error>> change_membership(membership_change change, duration_ns timeout);
 
+    // Frames on the same transport that are not Raft messages (their first
+    // byte is not codec_version) go to `handler` instead: the application
+    // multiplexes its own frame types with Raft's. Set before run().
+    using foreign_frame_handler =
+        absl::AnyInvocable<void(transport::peer_id from, std::span<const std::byte> frame)>;
+    void on_foreign_frame(foreign_frame_handler handler) { _foreign = std::move(handler); }
+
     // Role, term, leader, commit, applied, configuration (voters) and more.
     status get_status() const { return _node.get_status(); }
     node_id id() const noexcept { return _node.id(); }
@@ -148,6 +155,7 @@ private:
     state_machine& _machine;
     executor& _executor;
     node _node;
+    foreign_frame_handler _foreign;
 
     bool _running = false;
     bool _stopping = false;

@@ -524,13 +524,15 @@ task<result<void, std::string>> log_store::compact(const snapshot& s) {
     co_return co_await sync_directory();
 }
 
-task<result<void, std::string>> bootstrap(log_store& store, const configuration& voters) {
+task<result<void, std::string>> bootstrap(log_store& store, const configuration& voters,
+                                          std::vector<std::byte> data) {
     TL_ASSERT(!voters.voters.empty(), "a bootstrap needs voters");
     const durable_state& now = store.recovered();
     const bool pristine = now.hard == hard_state{} && now.snapshot.meta == snapshot_meta{} &&
                           now.entries.empty() && store.last_index() == 0;
     if (!pristine) co_return result<void, std::string>{};
-    snapshot initial{.meta = {.index = 0, .term = 0, .configuration = voters}, .data = {}};
+    snapshot initial{.meta = {.index = 0, .term = 0, .configuration = voters},
+                     .data = std::move(data)};
     if (auto w = co_await store.write_snapshot_file(initial); !w) co_return w;
     store._recovered.snapshot = std::move(initial);
     co_return result<void, std::string>{};

@@ -92,7 +92,8 @@ public:
     const std::string& directory() const noexcept { return _directory; }
 
 private:
-    friend task<result<void, std::string>> bootstrap(log_store&, const configuration&);
+    friend task<result<void, std::string>> bootstrap(log_store&, const configuration&,
+                                                     std::vector<std::byte>);
     struct segment {
         index_t first = 1;
         std::string path;
@@ -132,6 +133,9 @@ private:
 // writes the snapshot at index 0 listing the initial voters (node.h,
 // "durable_state"); a store that holds anything (a restart) is left alone.
 // Updates recovered() to match.
-task<result<void, std::string>> bootstrap(log_store& store, const configuration& voters);
+// `data`: the application's state at index 0 (a state carried over from
+// before Raft; the driver restores a non-empty one at start-up).
+task<result<void, std::string>> bootstrap(log_store& store, const configuration& voters,
+                                          std::vector<std::byte> data = {});
 
 }  // namespace tl::raft

@@ -114,6 +114,7 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
         "reactor_stall_threshold_us: 2000\n"
         "smp: 3\n"
         "node_id: 7\n"
+        "controller_voters: \"7@127.0.0.1:19093,8@127.0.0.1:19094\"\n"
         "poll_mode: busy\n"
         "idle_spin_us: 0\n"
         "mailbox_capacity: 64\n"
@@ -154,6 +155,10 @@ TEST(config_parse, sets_every_key_and_records_the_source) {
     EXPECT_EQ(config.reactor_stall_threshold_us, 2000u);
     EXPECT_EQ(config.smp, 3u);
     EXPECT_EQ(config.node_id, 7);
+    ASSERT_EQ(config.controller_voters.size(), 2u);
+    EXPECT_EQ(config.controller_voters[0].id, 7);
+    EXPECT_EQ(config.controller_voters[1].id, 8);
+    EXPECT_EQ(config.controller_voters[1].resolved.port(), 19094);
     EXPECT_EQ(config.poll_mode, reactor::poll_mode::busy);
     EXPECT_EQ(config.idle_spin_us, 0u);
     EXPECT_EQ(config.mailbox_capacity, 64u);
@@ -269,6 +274,25 @@ TEST(config_errors, bad_addresses_are_rejected) {
                 HasSubstr("expected [IPv6]:PORT"));
     EXPECT_THAT(parse_error_line("advertised_kafka_addr: broker:65536\n"),
                 HasSubstr("invalid port '65536'"));
+}
+
+TEST(config_errors, controller_voters_are_checked) {
+    EXPECT_THAT(parse_error_line("controller_voters: '1@127.0.0.1'\n"),
+                HasSubstr("controller_voters: '1@127.0.0.1': bad address"));
+    EXPECT_THAT(parse_error_line("controller_voters: '127.0.0.1:9093'\n"),
+                HasSubstr("expected ID@HOST:PORT"));
+    EXPECT_THAT(parse_error_line("controller_voters: 'x@127.0.0.1:9093'\n"),
+                HasSubstr("controller_voters: 'x@127.0.0.1:9093'"));
+    EXPECT_THAT(parse_error_line("controller_voters: '1@127.0.0.1:9093,1@127.0.0.1:9094'\n"),
+                HasSubstr("node 1 listed twice"));
+    // Empty: this node alone.
+    EXPECT_TRUE(parse_ok("controller_voters: ''\n").controller_voters.empty());
+    // The list must name this node.
+    const broker_config other = parse_ok("node_id: 3\ncontroller_voters: '1@127.0.0.1:9093'\n");
+    auto checked = check_config(other);
+    ASSERT_FALSE(checked.ok());
+    EXPECT_THAT(checked.error().to_string(), HasSubstr("must include this node's id 3"));
+    EXPECT_TRUE(check_config(parse_ok("node_id: 1\ncontroller_voters: '1@127.0.0.1:9093'\n")).ok());
 }
 
 TEST(config_parse, advertised_names_are_not_resolved_here) {

@@ -115,6 +115,21 @@ TEST(RaftLogStore, BootstrapOnceAndRoundTrip) {
     EXPECT_EQ(store->recovered().hard, (hard_state{.term = 5, .voted_for = 5, .commit = 4}));
 }
 
+// A bootstrap may carry the application's state at index 0 (a state from
+// before Raft): durable, and kept across restarts.
+TEST(RaftLogStore, BootstrapWithStateKeepsIt) {
+    fixture f;
+    auto store = f.open_ok();
+    const configuration voters{.voters = {1}, .learners = {}};
+    const std::vector<std::byte> state{std::byte{1}, std::byte{2}, std::byte{3}};
+    ASSERT_TRUE(f.executor.run_task(bootstrap(*store, voters, state)).ok());
+    EXPECT_EQ(store->recovered().snapshot.data, state);
+    store = f.reopen(store);
+    EXPECT_EQ(store->recovered().snapshot.meta.index, 0u);
+    EXPECT_EQ(store->recovered().snapshot.meta.configuration, voters);
+    EXPECT_EQ(store->recovered().snapshot.data, state);
+}
+
 TEST(RaftLogStore, ConflictingSuffixIsTruncatedAcrossSegments) {
     fixture f(1, {.segment_bytes = 200});
     auto store = f.open_ok();

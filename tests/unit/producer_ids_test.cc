@@ -168,12 +168,14 @@ controller_settings settings_for(const std::string& directory, unsigned shards =
     settings.data_dir = directory;
     settings.shard_count = shards;
     settings.offsets_topic_partitions = 2;
+    settings.advertised_host = "127.0.0.1";  // what the broker registers
+    settings.advertised_port = 9092;
     return settings;
 }
 
-// Starts a controller on the data directory, runs `work` with it and drops
-// it without any shutdown step (the controller has none: every change is
-// durable when answered, so this is also what a crash leaves).
+// Starts a controller (a single-voter metadata log) on the data directory,
+// runs `work` with it and stops it (every change is committed to the log,
+// fdatasync'ed, when answered).
 template <typename T>
 T with_controller(reactor::smp& shards, const std::string& directory,
                   std::function<task<T>(controller&)> work) {
@@ -182,7 +184,11 @@ T with_controller(reactor::smp& shards, const std::string& directory,
         controller c(disk, settings_for(directory), {});
         auto started = co_await c.start();
         TL_ASSERT(started.ok(), "controller start");
-        co_return co_await work(c);
+        auto activated = co_await c.activate();
+        TL_ASSERT(activated.ok(), "controller activate");
+        T out = co_await work(c);
+        co_await c.stop();
+        co_return out;
     });
 }
 
@@ -249,6 +255,10 @@ TEST(ControllerProducerIds, RefusesToPassInt64Max) {
             out.push_back(co_await c.allocate_producer_ids(1));
             co_return out;
         });
+    // The file seeded the metadata log, then was retired.
+    EXPECT_FALSE(fs::exists(data.path + "/cluster/metadata"));
+    EXPECT_TRUE(fs::exists(data.path + "/cluster/metadata.migrated"));
+    EXPECT_TRUE(fs::exists(data.path + "/controller/snapshot"));
     ASSERT_TRUE(blocks[0].ok());
     EXPECT_EQ(blocks[0]->first, max - 1500);
     ASSERT_FALSE(blocks[1].ok()) << "would pass INT64_MAX";
@@ -276,6 +286,8 @@ TEST(ControllerProducerIds, AllocatorsOnEveryShardNeverShareAnId) {
                                                  std::span<partition_manager* const>{});
             auto started = co_await owned->start();
             TL_ASSERT(started.ok());
+            auto activated = co_await owned->activate();
+            TL_ASSERT(activated.ok());
             instance = owned.get();
         });
         std::vector<std::vector<int64_t>> drawn(2);
@@ -298,7 +310,8 @@ TEST(ControllerProducerIds, AllocatorsOnEveryShardNeverShareAnId) {
             }
         }
         if (run == 0) largest_before_restart = *seen.rbegin();
-        shards->run_on(0, [&] {
+        shards->run_on(0, [&]() -> task<void> {
+            co_await owned->stop();
             owned.reset();
             disk.reset();
         });

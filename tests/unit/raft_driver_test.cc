@@ -66,6 +66,7 @@ struct server {
     std::unique_ptr<list_machine> machine;
     std::unique_ptr<driver> raft;
     bool run_finished = false;
+    std::vector<std::pair<transport::peer_id, std::string>> foreign;  // non-Raft frames
 };
 
 std::vector<std::byte> bytes_of(const std::string& s) {
@@ -124,6 +125,10 @@ protected:
             options.tick_interval = 20ms;
             options.snapshot_every_entries = 7;
             v.raft = std::make_unique<driver>(options, *v.store, *v.net, *v.machine, *v.executor);
+            v.raft->on_foreign_frame([&v](transport::peer_id from, std::span<const std::byte> f) {
+                v.foreign.emplace_back(from, std::string(reinterpret_cast<const char*>(f.data()),
+                                                         f.size()));
+            });
             v.run_finished = false;
             shard::local().spawn([](server& me) -> task<void> {
                 co_await me.raft->run();
@@ -304,6 +309,31 @@ TEST_F(raft_driver_test, transfers_leadership_and_restarts_the_whole_cluster) {
         EXPECT_TRUE(eventually([&] { return items_of(s) == expected; })) << "server " << s + 1;
         EXPECT_EQ(status_of(s).configuration.voters, (std::vector<node_id>{1, 2, 3}));
     }
+}
+
+// Frames that are not Raft messages (first byte other than codec_version)
+// share the transport: the application gets them, Raft goes on.
+TEST_F(raft_driver_test, hands_foreign_frames_to_the_application) {
+    for (unsigned s = 0; s < server_count; ++s) start(s);
+    connect_all();
+    const unsigned leader = wait_for_leader();
+    const unsigned other = (leader + 1) % server_count;
+    group->run_on(other, [&, leader, other] {
+        const std::string frame = "\xF1hello";
+        servers[other].net->send(leader + 1, std::as_bytes(std::span(frame.data(), frame.size())));
+    });
+    EXPECT_TRUE(eventually([&] {
+        return group->run_on(leader, [&, leader] { return servers[leader].foreign.size(); }) == 1;
+    }));
+    const auto got = group->run_on(leader, [&, leader] { return servers[leader].foreign; });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, other + 1);
+    EXPECT_EQ(got[0].second, "\xF1hello");
+    EXPECT_EQ(status_of(leader).role, role::leader);
+    EXPECT_EQ(group->run_on(leader, [&, leader] { return servers[leader].raft->stats(); })
+                  .frames_undecodable,
+              0u);
+    propose_anywhere("after");
 }
 
 }  // namespace

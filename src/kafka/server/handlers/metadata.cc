@@ -1,5 +1,7 @@
-// Metadata: brokers (this one, at its advertised address), the controller,
-// the cluster id, and topics with their partitions' leaders.
+// Metadata: brokers (the registered ones, at their advertised addresses;
+// this one alone until it is registered), the controller (the Raft leader of
+// the metadata log), the cluster id, and topics with their partitions'
+// leaders and replicas (the placement's).
 //
 // Which topics: v0 empty list = all; v1+ null = all, empty = none; v10+ may
 // name topics by id. Unknown topics are auto-created when the broker allows
@@ -41,7 +43,7 @@ task<void> auto_create_topics(broker_context& context, std::vector<std::string> 
 
 namespace {
 
-void describe_topic(const cluster::topic_metadata& topic, int32_t node_id,
+void describe_topic(const cluster::topic_metadata& topic,
                     metadata_response::metadata_response_topic& out) {
     out.error_code = code(error_code::none);
     out.name = topic.name;
@@ -52,10 +54,11 @@ void describe_topic(const cluster::topic_metadata& topic, int32_t node_id,
         auto& partition = out.partitions[static_cast<size_t>(p)];
         partition.error_code = code(error_code::none);
         partition.partition_index = p;
-        partition.leader_id = node_id;
+        const auto& replicas = topic.replicas[static_cast<size_t>(p)];
+        partition.leader_id = topic.leader(p);
         partition.leader_epoch = 0;
-        partition.replica_nodes = {node_id};
-        partition.isr_nodes = {node_id};
+        partition.replica_nodes.assign(replicas.begin(), replicas.end());
+        partition.isr_nodes.assign(replicas.begin(), replicas.end());
     }
 }
 
@@ -74,16 +77,25 @@ task<response> handle_metadata(broker_context& context, request_context& request
                             (version < 4 || req.allow_auto_topic_creation);
 
     metadata_response body;
-    body.brokers.push_back({.node_id = settings.node_id,
-                            .host = settings.advertised_host,
-                            .port = settings.advertised_port,
-                            .rack = std::nullopt});
+    bool self_listed = false;
+    for (const cluster::broker_record& b : image->brokers()) {
+        self_listed = self_listed || b.node_id == settings.node_id;
+        body.brokers.push_back(
+            {.node_id = b.node_id, .host = b.host, .port = b.port, .rack = b.rack});
+    }
+    if (!self_listed) {
+        body.brokers.push_back({.node_id = settings.node_id,
+                                .host = settings.advertised_host,
+                                .port = settings.advertised_port,
+                                .rack = std::nullopt});
+    }
     body.cluster_id = image->cluster_id();
-    body.controller_id = settings.node_id;
+    const int32_t leader = context.controller().leader_id();
+    body.controller_id = leader >= 0 ? leader : settings.node_id;
 
     if (all_topics) {
         for (const auto& topic : image->topics()) {
-            describe_topic(*topic, settings.node_id, body.topics.emplace_back());
+            describe_topic(*topic, body.topics.emplace_back());
         }
         co_return make_response(request, body);
     }
@@ -109,7 +121,7 @@ task<response> handle_metadata(broker_context& context, request_context& request
             continue;
         }
         if (topic != nullptr) {
-            describe_topic(*topic, settings.node_id, out);
+            describe_topic(*topic, out);
             continue;
         }
         if (may_create && cluster::validate_topic_name(*wanted.name).ok()) {
@@ -130,7 +142,7 @@ task<response> handle_metadata(broker_context& context, request_context& request
         for (size_t slot : created_slots) {
             auto& out = body.topics[slot];
             const cluster::topic_metadata* topic = image->find(*out.name);
-            if (topic != nullptr) describe_topic(*topic, settings.node_id, out);
+            if (topic != nullptr) describe_topic(*topic, out);
         }
         co_return make_response(request, body);
     }
