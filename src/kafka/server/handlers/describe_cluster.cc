@@ -53,11 +53,22 @@ task<response> handle_describe_cluster(broker_context& context, request_context&
         co_return make_response(request, body);
     }
     body.cluster_id = image->cluster_id();
-    body.controller_id = settings.node_id;
-    body.brokers.push_back({.broker_id = settings.node_id,
-                            .host = settings.advertised_host,
-                            .port = settings.advertised_port,
-                            .rack = std::nullopt});
+    // As Metadata: the Raft leader is the controller, the brokers are those
+    // registered in the metadata log (this one until its registration commits).
+    const int32_t leader = context.controller().leader_id();
+    body.controller_id = leader >= 0 ? leader : settings.node_id;
+    bool self_listed = false;
+    for (const cluster::broker_record& b : image->brokers()) {
+        self_listed = self_listed || b.node_id == settings.node_id;
+        body.brokers.push_back({.broker_id = b.node_id, .host = b.host, .port = b.port,
+                                .rack = b.rack});
+    }
+    if (!self_listed) {
+        body.brokers.push_back({.broker_id = settings.node_id,
+                                .host = settings.advertised_host,
+                                .port = settings.advertised_port,
+                                .rack = std::nullopt});
+    }
     if (req.include_cluster_authorized_operations) {
         body.cluster_authorized_operations = cluster_operations;
     }
