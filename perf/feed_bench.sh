@@ -199,19 +199,9 @@ start_broker() {  # config flush log
 }
 stop_broker() {
     [[ -n $broker_pid ]] || return 0
-    local pid=$broker_pid status=0 deadline=$(( SECONDS + stop_timeout_s ))
+    local pid=$broker_pid
     broker_pid=
-    kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do
-        if (( SECONDS >= deadline )); then
-            log "warning: tidelogd did not stop within ${stop_timeout_s}s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null || status=$?
-    (( status == 0 )) || log "warning: tidelogd exited with status $status"
+    stop_process "$pid" tidelogd "$stop_timeout_s"
     rm -rf "$broker_dir"
 }
 shard_tid() {  # pid

@@ -40,3 +40,21 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The first line a tool prints about its version.
 version_of() { "$@" 2>&1 | head -n 1 || true; }
+
+# Stops a child process: SIGNAL (TERM unless given), then waits up to
+# TIMEOUT_S seconds before SIGKILL; warns on a non-zero exit status.
+stop_process() {  # pid name timeout_s [signal]
+    local pid=$1 name=$2 timeout_s=$3 signal=${4:-TERM} status=0
+    local deadline=$(( SECONDS + timeout_s ))
+    kill -"$signal" "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        if (( SECONDS >= deadline )); then
+            log "warning: $name did not stop within ${timeout_s}s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$pid" 2>/dev/null || status=$?
+    (( status == 0 )) || log "warning: $name exited with status $status"
+}

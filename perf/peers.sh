@@ -265,22 +265,11 @@ EOF
 # SIGTERM (nats-server: SIGINT, after which it exits 0; SIGTERM makes it exit
 # 1), then waits (bounded), then SIGKILL: only the process we started.
 stop_server() {  # system
-    local pid=${server_pid[$1]:-} status=0 signal=TERM
+    local pid=${server_pid[$1]:-} signal=TERM
     [[ -n $pid ]] || return 0
     unset "server_pid[$1]"
     [[ $1 == nats ]] && signal=INT
-    kill -"$signal" "$pid" 2>/dev/null || true
-    local deadline=$(( SECONDS + stop_timeout_s ))
-    while kill -0 "$pid" 2>/dev/null; do
-        if (( SECONDS >= deadline )); then
-            log "warning: $1 did not stop within ${stop_timeout_s}s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null || status=$?
-    (( status == 0 )) || log "warning: $1 exited with status $status"
+    stop_process "$pid" "$1" "$stop_timeout_s" "$signal"
 }
 stop_all_servers() {
     local system

@@ -337,24 +337,12 @@ if has_section kafka; then
     rm -rf "$kafka_raw_dir"
     mkdir -p "$kafka_raw_dir"
 
-    port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
     # Stops the broker started by start_broker: SIGTERM, then waits (bounded).
     stop_broker() {
         [[ -n $broker_pid ]] || return 0
-        local pid=$broker_pid status=0 deadline=$(( SECONDS + broker_stop_timeout_s ))
+        local pid=$broker_pid
         broker_pid=
-        kill -TERM "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do
-            if (( SECONDS >= deadline )); then
-                log "warning: tidelogd did not stop within ${broker_stop_timeout_s}s: SIGKILL"
-                kill -KILL "$pid" 2>/dev/null || true
-                break
-            fi
-            sleep 0.05
-        done
-        wait "$pid" 2>/dev/null || status=$?
-        (( status == 0 )) || log "warning: tidelogd exited with status $status"
+        stop_process "$pid" tidelogd "$broker_stop_timeout_s"
     }
     trap stop_broker EXIT
 
@@ -467,8 +455,7 @@ if has_section groups; then
     if "$broker_bin" --help 2>&1 | grep -q -- '--group-initial-rebalance-delay-ms'; then
         group_flags+=(--group-initial-rebalance-delay-ms 0)
     fi
-    groups_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-    ! groups_port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
+    ! port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
     wait_for_quiet
     "$broker_bin" --data-dir "$groups_broker_dir" --kafka-addr "127.0.0.1:$kafka_port" \
         --admin-addr "127.0.0.1:$admin_port" --smp 2 "${group_flags[@]}" \
@@ -487,7 +474,7 @@ if has_section groups; then
     }
     trap 'stop_groups_broker; declare -F stop_broker >/dev/null && stop_broker' EXIT
     deadline=$(( SECONDS + 30 ))
-    until groups_port_open "$kafka_port"; do
+    until port_open "$kafka_port"; do
         kill -0 "$groups_broker_pid" 2>/dev/null ||
             die "tidelogd exited before listening, see $groups_raw_dir/tidelogd.log"
         (( SECONDS < deadline )) || die "tidelogd not listening after 30s"
@@ -561,9 +548,8 @@ if has_section metrics; then
     available_kib=$(df -Pk "$data_dir" | awk 'NR == 2 { print $4 }')
     (( available_kib > metrics_needed_kib )) ||
         die "$data_dir: the metrics section needs $metrics_needed_kib KiB free, have $available_kib"
-    metrics_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-    ! metrics_port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
-    ! metrics_port_open "$admin_port" || die "127.0.0.1:$admin_port is in use (TIDELOG_PERF_ADMIN_PORT)"
+    ! port_open "$kafka_port" || die "127.0.0.1:$kafka_port is in use (TIDELOG_PERF_KAFKA_PORT)"
+    ! port_open "$admin_port" || die "127.0.0.1:$admin_port is in use (TIDELOG_PERF_ADMIN_PORT)"
     wait_for_quiet
     "$broker_bin" --data-dir "$metrics_broker_dir" --kafka-addr "127.0.0.1:$kafka_port" \
         --admin-addr "127.0.0.1:$admin_port" --smp 2 "$broker_flush_flag" "$metrics_flush" \
@@ -593,7 +579,7 @@ if has_section metrics; then
     trap 'stop_metrics_broker; declare -F stop_groups_broker >/dev/null && stop_groups_broker;
           declare -F stop_broker >/dev/null && stop_broker' EXIT
     deadline=$(( SECONDS + 30 ))
-    until metrics_port_open "$kafka_port"; do
+    until port_open "$kafka_port"; do
         kill -0 "$metrics_broker_pid" 2>/dev/null ||
             die "tidelogd exited before listening, see $metrics_raw_dir/tidelogd.log"
         (( SECONDS < deadline )) || die "tidelogd not listening after 30s"
