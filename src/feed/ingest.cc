@@ -207,6 +207,8 @@ feed_ingest::feed_ingest(const feed_config& config, const dpdk_settings& setting
               "queues per shard out of bounds");
     for (const queue_binding& b : queues) {
         _queues.push_back(std::make_unique<queue_state>(b, *environment.registry, config.name));
+        TL_ASSERT(b.line < _first_queue_of_line.size(), "a feed has at most two lines");
+        if (_first_queue_of_line[b.line] == nullptr) _first_queue_of_line[b.line] = _queues.back().get();
     }
     if (config.decoder == decoder_kind::moldudp64) {
         sequencer_options options;
@@ -278,13 +280,6 @@ bool feed_ingest::poll() noexcept {
     return did_work;
 }
 
-feed_ingest::queue_state& feed_ingest::queue_of_line(unsigned line) noexcept {
-    for (auto& q : _queues) {
-        if (q->binding.line == line) return *q;
-    }
-    return *_queues.front();
-}
-
 void feed_ingest::handle_frame(queue_state& q, std::span<const std::byte> frame,
                                int64_t receive_ns) noexcept {
     udp_datagram datagram;
@@ -329,7 +324,8 @@ void feed_ingest::write_record(unsigned line, int64_t receive_ns, std::optional<
                                const std::array<char, 10>* session,
                                std::span<const std::byte> message,
                                std::optional<uint16_t> queue) noexcept {
-    queue_state& q = queue_of_line(line);
+    TL_ASSERT(line < _first_queue_of_line.size() && _first_queue_of_line[line] != nullptr);
+    queue_state& q = *_first_queue_of_line[line];
     if (_partition_count == 0) {
         q.dropped.add();
         return;

@@ -20,6 +20,7 @@
 // clock belong to the process (feed_runtime) and outlive it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -92,7 +93,6 @@ private:
     bool seal(int32_t partition) noexcept;
     bool seal_idle_partitions() noexcept;
     task<void> append(int32_t partition, batch_encoder* batch);
-    queue_state& queue_of_line(unsigned line) noexcept;
     // The sequencer's output: each message it releases becomes a record.
     struct sequenced_writer {
         feed_ingest* ingest;
@@ -109,6 +109,9 @@ private:
     const duration_ns _idle_sleep;
     ingest_environment _environment;
     std::vector<std::unique_ptr<queue_state>> _queues;
+    // Per line, the first of its queues on this shard: where records the
+    // sequencer releases count their drops (looked up per record).
+    std::array<queue_state*, 2> _first_queue_of_line{};
     std::unique_ptr<dpdk::rx_burst> _burst;
     std::optional<sequencer> _sequencer;
     sequencer_stats _published{};
